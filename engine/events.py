@@ -45,6 +45,7 @@ class EpochEnd:
 class RunFinished:
     run_id: str
     run_dir: str
+    stage: str
     status: str  # finished | diverged | interrupted | failed
     epochs_done: int
     final: dict[str, float]

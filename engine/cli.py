@@ -1,0 +1,247 @@
+"""The headless command line (`nnlab ...`), contract in DESIGN.md.
+
+Exit codes: 0 finished; 2 bad input (one line on stderr); 3 diverged;
+130 interrupted; 1 anything else.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from typing import Any, Sequence
+
+from engine.config import ConfigError, load_toml, parse_assignments, resolve_config
+from engine.runstore import clean_json
+
+EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+STATUS_EXIT = {"finished": EXIT_OK, "diverged": EXIT_DIVERGED, "interrupted": EXIT_INTERRUPTED, "failed": EXIT_ERROR}
+
+
+class BadUsage(Exception):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse prints usage too by default)
+        raise BadUsage(f"{self.prog}: {message}")
+
+
+def default_runs_dir() -> str:
+    return os.environ.get("NNLAB_RUNS_DIR") or "saved_runs"
+
+
+def default_data_dir() -> str:
+    return os.environ.get("NNLAB_DATA_DIR") or "datasets"
+
+
+def build_parser() -> Parser:
+    p = Parser(prog="nnlab", description="Run, watch and compare the RDFIA neural-network lab. "
+                                         "Without a command, opens the TUI.")
+    p.add_argument("--runs-dir", default=None, help="run store (default ./saved_runs or $NNLAB_RUNS_DIR)")
+    p.add_argument("--data-dir", default=None, help="datasets folder (default ./datasets or $NNLAB_DATA_DIR)")
+    p.add_argument("--no-mouse", action="store_true", help="TUI: do not capture the mouse")
+    sub = p.add_subparsers(dest="command", parser_class=Parser)
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--runs-dir", default=argparse.SUPPRESS)
+        sp.add_argument("--data-dir", default=argparse.SUPPRESS)
+
+    sp = sub.add_parser("stages", help="list the lab's stages and their defaults")
+    sp.add_argument("--json", action="store_true")
+
+    sp = sub.add_parser("run", help="train one stage")
+    sp.add_argument("stage")
+    sp.add_argument("assignments", nargs="*", metavar="KEY=VALUE")
+    sp.add_argument("--config", dest="config_file", metavar="FILE.toml")
+    sp.add_argument("--json", action="store_true", help="print one JSON summary object on stdout")
+    sp.add_argument("--name")
+    sp.add_argument("--tag", action="append", default=[], help="tag the run (repeatable)")
+    common(sp)
+
+    sp = sub.add_parser("resume", help="continue a run from its last checkpoint")
+    sp.add_argument("run")
+    sp.add_argument("assignments", nargs="*", metavar="KEY=VALUE")
+    sp.add_argument("--json", action="store_true")
+    common(sp)
+
+    sp = sub.add_parser("sweep", help="run a grid of configs as separate runs")
+    sp.add_argument("stage")
+    sp.add_argument("assignments", nargs="+", metavar="KEY=V1,V2,...")
+    sp.add_argument("--jobs", type=int, default=1)
+    sp.add_argument("--json", action="store_true")
+    common(sp)
+
+    sp = sub.add_parser("summary", help="per-layer shapes, parameters, receptive fields and FLOPs")
+    sp.add_argument("stage")
+    sp.add_argument("assignments", nargs="*", metavar="KEY=VALUE")
+    sp.add_argument("--json", action="store_true")
+
+    runs = sub.add_parser("runs", help="browse saved runs")
+    rsub = runs.add_subparsers(dest="runs_command", parser_class=Parser, required=True)
+    sp = rsub.add_parser("list")
+    sp.add_argument("--json", action="store_true")
+    common(sp)
+    sp = rsub.add_parser("show")
+    sp.add_argument("run")
+    sp.add_argument("--json", action="store_true")
+    common(sp)
+    sp = rsub.add_parser("compare")
+    sp.add_argument("runs", nargs="+")
+    sp.add_argument("--json", action="store_true")
+    common(sp)
+    sp = rsub.add_parser("export")
+    sp.add_argument("run")
+    sp.add_argument("--csv", action="store_true", help="metrics.csv instead of JSON")
+    common(sp)
+    sp = rsub.add_parser("rm")
+    sp.add_argument("runs", nargs="+")
+    common(sp)
+    return p
+
+
+class StopFlag:
+    """SIGINT/SIGTERM set a flag that the loop polls between batches."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+        self.signum = 0
+
+    def __call__(self) -> bool:
+        return self.stopped
+
+    def install(self) -> None:
+        def handler(signum: int, frame: Any) -> None:
+            if self.stopped and signum == signal.SIGINT:
+                raise KeyboardInterrupt  # a second Ctrl-C: stop now
+            self.stopped, self.signum = True, signum
+
+        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGTERM, handler)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if getattr(args, "config_file", None):
+        values.update(load_toml(args.config_file))
+    values.update(parse_assignments(args.assignments))
+    return values
+
+
+def _run_summary(event) -> dict[str, Any]:
+    return {"run_id": event.run_id, "stage": event.stage,
+            "status": event.status, "run_dir": event.run_dir, "epochs_done": event.epochs_done,
+            "final": event.final, "best": event.best}
+
+
+def cmd_run(args: argparse.Namespace, resume: bool = False) -> int:
+    from engine import train as engine_train
+    from engine.printer import make_printer
+    from engine.runstore import check_runs_dir, resolve_run
+
+    runs_dir, data_dir = args.runs_dir, args.data_dir
+    if resume:
+        source = resolve_run(runs_dir, args.run)
+        overrides = parse_assignments(args.assignments)
+    else:
+        config = resolve_config(args.stage, _overrides(args))
+    check_runs_dir(runs_dir)
+    printer = make_printer(sys.stderr if args.json else sys.stdout)
+    stop = StopFlag()
+    stop.install()
+    try:
+        if resume:
+            result = engine_train.resume(source, overrides, runs_dir=runs_dir, data_dir=data_dir,
+                                         emit=printer, should_stop=stop)
+        else:
+            result = engine_train.train(config, runs_dir=runs_dir, data_dir=data_dir, emit=printer,
+                                        should_stop=stop, name=args.name, tags=args.tag)
+    finally:
+        printer.close()
+    if args.json:
+        out = _run_summary(result)
+        print(json.dumps(clean_json(out)))
+    if result.status == "failed" and result.message:
+        print(f"nnlab: run failed: {result.message}", file=sys.stderr)
+    return STATUS_EXIT.get(result.status, EXIT_ERROR)
+
+
+def cmd_stages(args: argparse.Namespace) -> int:
+    from engine.stages import stage_listing
+
+    listing = stage_listing()
+    if args.json:
+        print(json.dumps(listing, indent=1))
+        return 0
+    part = None
+    for s in listing:
+        if s["part"] != part:
+            part = s["part"]
+            print(f"part {part}")
+        print(f"  {s['id']:<17} {s['description']}")
+        defaults = " ".join(f"{k}={v}" for k, v in s["defaults"].items())
+        print(f"  {'':<17} {defaults}")
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from engine.model_summary import render_summary, summarize_stage
+
+    config = resolve_config(args.stage, parse_assignments(args.assignments))
+    summary = summarize_stage(config)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(render_summary(summary))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except BadUsage as exc:
+        print(f"nnlab: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    args.runs_dir = args.runs_dir or default_runs_dir()
+    args.data_dir = args.data_dir or default_data_dir()
+    try:
+        if args.command is None:
+            from tui.launch import launch
+
+            return launch(runs_dir=args.runs_dir, data_dir=args.data_dir, mouse=not args.no_mouse)
+        if args.command == "stages":
+            return cmd_stages(args)
+        if args.command == "run":
+            return cmd_run(args)
+        if args.command == "resume":
+            return cmd_run(args, resume=True)
+        if args.command == "summary":
+            return cmd_summary(args)
+        if args.command == "sweep":
+            from engine.sweep import cmd_sweep
+
+            return cmd_sweep(args)
+        if args.command == "runs":
+            from engine import runs_commands
+
+            return runs_commands.dispatch(args)
+    except ConfigError as exc:
+        print(f"nnlab: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("nnlab: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # noqa: BLE001
+        if os.environ.get("NNLAB_DEBUG"):
+            raise
+        print(f"nnlab: error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
