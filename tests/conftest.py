@@ -1,0 +1,41 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+COURSE_CIRCLES = ROOT.parent / "shared" / "data" / "circles.mat"
+
+
+def run_cli(*args: str, runs_dir: Path | None = None, data_dir: Path | None = None, timeout: float = 300,
+            env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """The real CLI, as a subprocess (`python -m engine ...`)."""
+    full_env = dict(os.environ)
+    full_env.pop("NNLAB_DEBUG", None)
+    full_env["PYTHONPATH"] = str(ROOT) + os.pathsep + full_env.get("PYTHONPATH", "")
+    full_env.setdefault("OMP_NUM_THREADS", "1")
+    if runs_dir is not None:
+        full_env["NNLAB_RUNS_DIR"] = str(runs_dir)
+    if data_dir is not None:
+        full_env["NNLAB_DATA_DIR"] = str(data_dir)
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "engine", *args], capture_output=True, text=True,
+                          timeout=timeout, env=full_env, cwd=cwd or ROOT)
+
+
+@pytest.fixture
+def cli(tmp_path):
+    runs = tmp_path / "runs"
+    data = tmp_path / "data"
+    data.mkdir()
+
+    def call(*args: str, **kw):
+        kw.setdefault("runs_dir", runs)
+        kw.setdefault("data_dir", data)
+        return run_cli(*args, **kw)
+
+    call.runs_dir = runs
+    call.data_dir = data
+    return call
