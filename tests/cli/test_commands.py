@@ -1,0 +1,56 @@
+"""stages, summary, --config and the offline data messages, through the real CLI."""
+import json
+
+
+def test_stages_json_lists_every_stage_with_defaults(cli):
+    result = cli("stages", "--json")
+    assert result.returncode == 0
+    stages = {s["id"]: s for s in json.loads(result.stdout)}
+    assert list(stages) == ["circles-manual", "circles-autograd", "circles-nn", "circles-optim", "mnist-mlp",
+                            "circles-svm", "cifar-base", "cifar-norm", "cifar-augment", "cifar-scheduler",
+                            "cifar-dropout", "cifar-batchnorm"]
+    optim = stages["circles-optim"]
+    assert optim["defaults"]["reduction"] == "sum" and optim["defaults"]["init_std"] == 0.3
+    assert "same computation" in optim["teaches"] or "one computation" in optim["teaches"]
+    assert stages["cifar-batchnorm"]["defaults"]["batchnorm"] is True
+    assert stages["cifar-norm"]["defaults"]["augment"] == "none"
+    text = cli("stages").stdout
+    assert "circles-svm" in text and "cifar-dropout" in text
+
+
+def test_summary_json_matches_the_lab_table(cli):
+    out = json.loads(cli("summary", "cifar-base", "--json").stdout)
+    assert out["total_params"] == 1_191_170
+    by_name = {layer["name"]: layer for layer in out["layers"]}
+    assert by_name["conv1"]["params"] == 2_432 and by_name["fc4"]["params"] == 1_025_000
+    assert by_name["pool3"]["receptive_field"] == 36
+    assert json.loads(cli("summary", "cifar-batchnorm", "--json").stdout)["total_params"] == 1_191_490
+
+
+def test_config_file_sets_keys_and_is_validated(cli, tmp_path):
+    good = tmp_path / "lab.toml"
+    good.write_text('epochs = 2\nlr = 0.05\nreduction = "mean"\n')
+    result = cli("run", "circles-nn", "--config", str(good), "--json")
+    assert result.returncode == 0, result.stderr
+    run_id = json.loads(result.stdout)["run_id"]
+    config = json.loads((cli.runs_dir / run_id / "config.json").read_text())
+    assert (config["epochs"], config["lr"], config["reduction"]) == (2, 0.05, "mean")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("epochs = -3\n")
+    result = cli("run", "circles-nn", "--config", str(bad))
+    assert result.returncode == 2 and "epochs" in result.stderr and "'-3'" in result.stderr
+
+
+def test_mnist_offline_says_where_files_go_and_suggests_digits(cli):
+    result = cli("run", "mnist-mlp", "epochs=1")
+    assert result.returncode == 2
+    line = result.stderr.strip()
+    assert "\n" not in line and "dataset=digits" in line and str(cli.data_dir) in line
+    assert not cli.runs_dir.exists() or not [p for p in cli.runs_dir.iterdir() if not p.name.startswith(".")]
+
+
+def test_cifar_offline_says_where_files_go_and_suggests_digits(cli):
+    result = cli("run", "cifar-base", "epochs=1")
+    assert result.returncode == 2
+    line = result.stderr.strip()
+    assert "\n" not in line and "dataset=digits" in line and "cifar-10-batches-py" in line
