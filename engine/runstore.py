@@ -8,6 +8,7 @@ run.json files only. Nothing here imports torch at module level.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import math
@@ -16,6 +17,7 @@ import re
 import secrets
 import shutil
 import socket
+import stat
 import sys
 import time
 from contextlib import contextmanager
@@ -90,9 +92,28 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, (json.dumps(clean_json(obj), indent=1, allow_nan=False) + "\n").encode())
 
 
+def _read_regular(path: Path, limit: int) -> bytes:
+    """At most limit + 1 bytes of a regular file. Never follows a symlink in the last component and never
+    blocks on a FIFO or device planted in a run folder (OSError instead)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        chunks, left = [], limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def read_json(path: Path) -> Any:
-    with open(path, "rb") as fh:
-        data = fh.read(MAX_JSON_BYTES + 1)
+    data = _read_regular(path, MAX_JSON_BYTES)
     if len(data) > MAX_JSON_BYTES:
         raise ValueError("file too large")
     return json.loads(data.decode("utf-8"))
@@ -103,7 +124,7 @@ def _locked(run_dir: Path) -> Iterator[None]:
     """Serialize read-modify-write of run.json between processes (the run and a front end)."""
     import fcntl
 
-    fd = os.open(run_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(run_dir / ".lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -113,14 +134,20 @@ def _locked(run_dir: Path) -> Iterator[None]:
 
 # ---------------------------------------------------------------- process state
 
-def _proc_start(pid: int) -> str | None:
-    """Start time of a process (guards against pid reuse), None where unknown."""
+def _proc_stat(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat fields after the command name (state first), None where unknown."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
             raw = fh.read().decode(errors="replace")
-        return raw.rsplit(")", 1)[1].split()[19]
+        return raw.rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
+
+
+def _proc_start(pid: int) -> str | None:
+    """Start time of a process (guards against pid reuse), None where unknown."""
+    fields = _proc_stat(pid)
+    return fields[19] if fields and len(fields) > 19 else None
 
 
 def pid_alive(pid: Any, start: Any = None) -> bool:
@@ -134,10 +161,12 @@ def pid_alive(pid: Any, start: Any = None) -> bool:
         pass
     except OverflowError:
         return False
-    if start is not None:
-        now = _proc_start(pid)
-        if now is not None and now != start:
+    fields = _proc_stat(pid)
+    if fields:
+        if fields[0] in ("Z", "X"):  # killed, not yet reaped by its parent: gone all the same
             return False
+        if start is not None and len(fields) > 19 and fields[19] != start:
+            return False  # the pid was reused by another process
     return True
 
 
@@ -182,6 +211,7 @@ class RunWriter:
     def __init__(self, run_dir: Path, record: dict[str, Any]):
         self.run_dir = run_dir
         self.record = record
+        self.rows_written = 0  # metrics rows written by this writer or create() (header excluded)
         self._metrics = open(run_dir / "metrics.csv", "a", newline="")
         self._csv = csv.writer(self._metrics, lineterminator="\n")
 
@@ -191,12 +221,24 @@ class RunWriter:
                history: list[dict[str, Any]] | None = None, artifacts_from: Path | None = None) -> "RunWriter":
         root = check_runs_dir(runs_dir)
         stage = config["stage"]
-        for _ in range(20):
+        for _ in range(50):
             run_id = new_run_id(stage)
-            if not (root / run_id).exists():
-                break
-        else:  # pragma: no cover - 65536 ids in one second
-            raise OSError("could not find a free run id")
+            if os.path.lexists(root / run_id):
+                continue
+            try:
+                writer = cls._create(root, run_id, config, device=device, name=name, resumed_from=resumed_from,
+                                     tags=tags, history=history, artifacts_from=artifacts_from)
+            except FileExistsError:  # another process took the same id meanwhile
+                continue
+            writer.rows_written = len(history or [])
+            return writer
+        raise OSError(errno.EEXIST, "could not find a free run id", str(root))
+
+    @classmethod
+    def _create(cls, root: Path, run_id: str, config: dict[str, Any], *, device: str, name: str | None,
+                resumed_from: str | None, tags: list[str] | None, history: list[dict[str, Any]] | None,
+                artifacts_from: Path | None) -> "RunWriter":
+        stage = config["stage"]
         record = {
             "id": run_id, "stage": stage, "name": name or run_id, "status": "running",
             "created": utc_now(), "ended": None, "duration_s": 0.0,
@@ -205,11 +247,11 @@ class RunWriter:
             "resumed_from": resumed_from, "tags": list(tags or []), "notes": "",
             "epochs": config.get("epochs", 1), "summary": summarize(history or []),
         }
-        tmp = root / f".tmp-{run_id}-{os.getpid()}"
+        tmp = root / f".tmp-{run_id}-{os.getpid()}-{secrets.token_hex(2)}"
         try:
             (tmp / "artifacts").mkdir(parents=True)
             (tmp / "checkpoints").mkdir()
-            if artifacts_from is not None and artifacts_from.is_dir():
+            if artifacts_from is not None and not artifacts_from.is_symlink() and artifacts_from.is_dir():
                 for item in artifacts_from.iterdir():
                     if item.is_file() and not item.is_symlink() and item.suffix == ".json":
                         shutil.copyfile(item, tmp / "artifacts" / item.name)
@@ -222,7 +264,12 @@ class RunWriter:
                     writer.writerow([_cell(row.get(c)) for c in METRIC_COLUMNS])
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.rename(tmp, root / run_id)
+            try:
+                os.rename(tmp, root / run_id)  # fails on a non-empty folder of the same name
+            except OSError as exc:
+                if exc.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR) or os.path.lexists(root / run_id):
+                    raise FileExistsError(errno.EEXIST, "run id taken", str(root / run_id)) from None
+                raise
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -231,6 +278,13 @@ class RunWriter:
 
     def append_metrics(self, row: dict[str, Any]) -> None:
         self._csv.writerow([_cell(row.get(c)) for c in METRIC_COLUMNS])
+        self.rows_written += 1
+        self._metrics.flush()
+
+    def append_missing(self, history: list[dict[str, Any]]) -> None:
+        """Rows of history not yet in metrics.csv (after a stop between commit and write)."""
+        for row in history[self.rows_written:]:
+            self.append_metrics(row)
         self._metrics.flush()
 
     def save_artifact(self, stem: str, payload: dict[str, Any]) -> None:
@@ -294,47 +348,101 @@ def _finite(x: Any) -> bool:
 
 # ---------------------------------------------------------------- reading runs
 
-def _safe_child(root: Path, name: str) -> Path | None:
-    """A run folder directly under root, not a symlink, with a sane name."""
-    if not name or name.startswith(".") or "/" in name or "\\" in name or name in ("..", "."):
-        return None
-    return root / name
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+TEXT_FIELDS = ("stage", "name", "created", "ended", "device", "host", "resumed_from", "message", "pid_start")
+NUMBER_FIELDS = ("duration_s", "epochs", "seed", "pid")
+SUMMARY_METRICS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "wall_time")
+
+
+def _text(value: Any, keep_newlines: bool = False, limit: int = 2000) -> str:
+    """A string safe to print on a terminal: control characters (escape sequences) become '?'."""
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    text = _CONTROL.sub("?", text[:limit])
+    return text if keep_newlines else text.replace("\n", " ").replace("\t", " ")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _clean_summary(summary: Any) -> dict[str, Any]:
+    """run.json summary with the shapes readers rely on; anything else is dropped."""
+    if not isinstance(summary, dict):
+        summary = {}
+    done = summary.get("epochs_done")
+    last = summary.get("last") if isinstance(summary.get("last"), dict) else {}
+    best = summary.get("best") if isinstance(summary.get("best"), dict) else {}
+    return {
+        "epochs_done": done if isinstance(done, int) and not isinstance(done, bool) and done >= 0 else 0,
+        "last": {k: v for k, v in last.items() if k in SUMMARY_METRICS and (v is None or _number(v))},
+        "best": {k: {"value": v["value"], "epoch": v.get("epoch") if _number(v.get("epoch")) else None}
+                 for k, v in best.items()
+                 if k in SUMMARY_METRICS and isinstance(v, dict) and _number(v.get("value"))},
+    }
+
+
+def _clean_record(record: dict[str, Any]) -> dict[str, Any]:
+    """Every field a reader (CLI tables, the TUI) uses, with the type it expects."""
+    out = dict(record)
+    for key in TEXT_FIELDS:
+        if out.get(key) is not None:
+            out[key] = _text(out[key])
+    if out.get("name") in (None, ""):
+        out["name"] = out["id"]
+    out["notes"] = _text(out["notes"], keep_newlines=True, limit=20000) if out.get("notes") is not None else ""
+    for key in NUMBER_FIELDS:
+        if key in out and not (out[key] is None or _number(out[key])):
+            out[key] = None
+    tags = out.get("tags")
+    out["tags"] = [_text(t, limit=200) for t in tags[:200]] if isinstance(tags, list) else []
+    versions = out.get("versions")
+    out["versions"] = {_text(k, limit=50): _text(v, limit=200) for k, v in versions.items()} \
+        if isinstance(versions, dict) else {}
+    out["summary"] = _clean_summary(out.get("summary"))
+    return out
 
 
 def read_record(run_dir: Path) -> dict[str, Any]:
-    """run.json of one folder, with effective status; a damaged one gets status 'damaged' and a reason."""
+    """run.json of one folder, with effective status; a damaged one gets status 'damaged' and a reason.
+    Never raises for what is inside a run folder, never follows a symlink, never blocks on a FIFO."""
     name = run_dir.name
-    base = {"id": name, "run_dir": str(run_dir)}
-    if run_dir.is_symlink():
-        return {**base, "status": "damaged", "reason": "run folder is a symlink (not followed)"}
+    base = {"id": name, "run_dir": str(run_dir), "name": _text(name), "tags": [], "summary": _clean_summary(None)}
+    try:
+        if run_dir.is_symlink():
+            return {**base, "status": "damaged", "reason": "run folder is a symlink (not followed)"}
+    except OSError:
+        pass
     if not RUN_ID_RE.match(name):
         return {**base, "status": "damaged", "reason": "folder name is not a run id"}
     path = run_dir / "run.json"
-    if path.is_symlink():
-        return {**base, "status": "damaged", "reason": "run.json is a symlink (not followed)"}
     try:
         record = read_json(path)
     except FileNotFoundError:
         return {**base, "status": "damaged", "reason": "run.json is missing"}
-    except (OSError, ValueError, UnicodeDecodeError, RecursionError) as exc:
-        return {**base, "status": "damaged", "reason": f"run.json unreadable: {type(exc).__name__}"}
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return {**base, "status": "damaged", "reason": "run.json is a symlink (not followed)"}
+        return {**base, "status": "damaged", "reason": f"run.json unreadable: {exc.strerror or type(exc).__name__}"}
+    except UnicodeDecodeError:
+        return {**base, "status": "damaged", "reason": "run.json unreadable: not UTF-8 text"}
+    except (ValueError, RecursionError) as exc:
+        what = "too large" if str(exc) == "file too large" else "not valid JSON (truncated or garbage)"
+        return {**base, "status": "damaged", "reason": f"run.json unreadable: {what}"}
     if not isinstance(record, dict):
         return {**base, "status": "damaged", "reason": "run.json is not an object"}
     if record.get("status") not in STATUSES:
-        return {**base, "status": "damaged", "reason": f"run.json has no valid status ({str(record.get('status'))[:20]!r})"}
+        return {**base, "status": "damaged",
+                "reason": f"run.json has no valid status ({_text(record.get('status'), limit=20)!r})"}
     record = dict(record)
     record["id"] = name  # the folder name is the truth
     record["run_dir"] = str(run_dir)
     record["status"] = effective_status(record)
-    if not isinstance(record.get("summary"), dict):
-        record["summary"] = {}
-    if not isinstance(record.get("tags"), list):
-        record["tags"] = []
-    return record
+    return _clean_record(record)
 
 
 def list_runs(runs_dir: str | os.PathLike) -> list[dict[str, Any]]:
-    """Every run (newest first), reading run.json files only; damaged ones carry a reason."""
+    """Every run (newest first), reading run.json files only; damaged ones carry a reason.
+    Hidden entries (.trash, .tmp-* folders being created) are not runs; plain files are skipped."""
     root = Path(runs_dir)
     try:
         names = sorted(os.listdir(root), reverse=True)
@@ -342,15 +450,18 @@ def list_runs(runs_dir: str | os.PathLike) -> list[dict[str, Any]]:
         return []
     out = []
     for name in names:
-        child = _safe_child(root, name)
-        if child is None:
+        if not name or name.startswith("."):
             continue
+        child = root / name
         try:
-            if not (child.is_dir() or child.is_symlink()):
+            if not (child.is_symlink() or child.is_dir()):
                 continue
-        except OSError:
+        except (OSError, ValueError):
             continue
-        out.append(read_record(child))
+        record = read_record(child)
+        if record["status"] == "damaged" and not os.path.lexists(child):
+            continue  # removed (runs rm) while we listed
+        out.append(record)
     return out
 
 
@@ -376,11 +487,10 @@ def resolve_run(runs_dir: str | os.PathLike, ref: str) -> Path:
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     """metrics.csv rows as dicts of floats (epoch int); torn or garbage lines are skipped."""
     path = Path(run_dir) / "metrics.csv"
-    if path.is_symlink():
-        return []
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read(64 * 1024 * 1024)
+        if Path(run_dir).is_symlink():
+            return []
+        raw = _read_regular(path, 64 * 1024 * 1024)[: 64 * 1024 * 1024]
     except OSError:
         return []
     text = raw.decode("utf-8", errors="replace")
@@ -404,17 +514,27 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def _check_run_dir(run_dir: Path) -> str:
+    """The run's printable name; ConfigError for a folder that is a symlink (it leads out of the store)."""
+    run_dir = Path(run_dir)
+    name = _text(run_dir.name, limit=100)
+    if run_dir.is_symlink():
+        raise ConfigError(f"run {name} is a symlink (refused: it may lead out of the run store)")
+    return name
+
+
 def read_config(run_dir: Path) -> dict[str, Any]:
+    name = _check_run_dir(run_dir)
     path = Path(run_dir) / "config.json"
     if path.is_symlink():
-        raise ConfigError(f"config.json of {Path(run_dir).name} is a symlink (refused)")
+        raise ConfigError(f"config.json of {name} is a symlink (refused)")
     try:
         config = read_json(path)
     except (OSError, ValueError, UnicodeDecodeError, RecursionError):
-        raise ConfigError(f"run {Path(run_dir).name} has no readable config.json") from None
+        raise ConfigError(f"run {name} has no readable config.json") from None
     if not isinstance(config, dict) or not isinstance(config.get("stage"), str):
-        raise ConfigError(f"run {Path(run_dir).name} has a damaged config.json")
-    return config
+        raise ConfigError(f"run {name} has a damaged config.json")
+    return {_text(k, limit=100): _text(v, limit=1000) if isinstance(v, str) else v for k, v in config.items()}
 
 
 def read_artifacts(run_dir: Path) -> dict[str, dict[str, Any]]:
@@ -446,7 +566,7 @@ def load_checkpoint(run_dir: Path) -> dict[str, Any]:
     import torch
 
     path = Path(run_dir) / "checkpoints" / "last.pt"
-    name = Path(run_dir).name
+    name = _check_run_dir(run_dir)
     if path.is_symlink() or (Path(run_dir) / "checkpoints").is_symlink():
         raise ConfigError(f"run {name}: its checkpoint is a symlink (refused)")
     if not path.is_file():
@@ -458,9 +578,25 @@ def load_checkpoint(run_dir: Path) -> dict[str, Any]:
         raise ConfigError(f"run {name}: checkpoint refused, it is not plain weights ({first[:120]})") from None
     except Exception as exc:  # torch raises many kinds for truncated files
         raise ConfigError(f"run {name}: checkpoint is damaged ({type(exc).__name__})") from None
-    if not isinstance(state, dict) or not isinstance(state.get("epoch"), int) or "runner" not in state:
-        raise ConfigError(f"run {name}: checkpoint is damaged (unexpected content)")
-    return state
+    damaged = ConfigError(f"run {name}: checkpoint is damaged (unexpected content)")
+    if not isinstance(state, dict) or not isinstance(state.get("runner"), dict):
+        raise damaged
+    epoch, history = state.get("epoch"), state.get("history")
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or not isinstance(history, list) \
+            or not 1 <= epoch <= len(history):
+        raise damaged
+    rows = []
+    for i, row in enumerate(history[:epoch], 1):
+        if not isinstance(row, dict) or row.get("epoch") != i:
+            raise damaged
+        clean = {"epoch": i}
+        for col in METRIC_COLUMNS[1:]:
+            value = row.get(col)
+            if not (value is None or _number(value)):
+                raise damaged
+            clean[col] = None if value is None else float(value)
+        rows.append(clean)
+    return {**state, "history": rows}
 
 
 def update_record(run_dir: Path, **fields: Any) -> dict[str, Any]:
@@ -469,6 +605,8 @@ def update_record(run_dir: Path, **fields: Any) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"not user-editable: {sorted(unknown)}")
     run_dir = Path(run_dir)
+    if run_dir.is_symlink():
+        raise ValueError("the run folder is a symlink (refused)")
     with _locked(run_dir):
         record = read_json(run_dir / "run.json")
         if not isinstance(record, dict):

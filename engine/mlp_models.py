@@ -1,0 +1,218 @@
+"""The lab's one-hidden-layer MLP, built the four ways of the practical.
+
+    H~ = X W_h^T + b_h    H = tanh(H~)    Y~ = H W_y^T + b_y    Y^ = softmax(Y~)
+    loss = cross-entropy(Y, Y^) reduced over the batch by mean or sum
+
+1. ManualMLP     forward and backward from the equations, no autograd
+2. AutogradMLP   the same forward, torch.autograd gradients, update by hand
+3. TorchNNMLP    nn.Linear / nn.Tanh / nn.Linear + nn.CrossEntropyLoss, update by hand
+4. OptimMLP      as 3, updated by torch.optim
+
+All four draw their initial weights with init_weights (same generator, same
+order: W_h then W_y), so with the same seed, data order and reduction they are
+one computation. The learning rate is the config's (no scheduler on these
+stages): state_dict() holds weights and optimizer state only. Each exposes train_step(x, y) -> (summed loss, correct count)
+as detached 0-d tensors (never read here: the caller reads them once per
+epoch), logits(x), lr, state_dict() and load_state_dict().
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from engine.config import ConfigError
+
+
+def init_weights(n_x: int, n_h: int, n_y: int, std: float, seed: int,
+                 dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+    """Weights ~ normal(0, std) drawn W_h first, then W_y; biases 0."""
+    gen = torch.Generator().manual_seed(seed)
+    w_h = torch.randn(n_h, n_x, generator=gen, dtype=dtype) * std
+    w_y = torch.randn(n_y, n_h, generator=gen, dtype=dtype) * std
+    return {"W_h": w_h, "b_h": torch.zeros(n_h, dtype=dtype),
+            "W_y": w_y, "b_y": torch.zeros(n_y, dtype=dtype)}
+
+
+def _check_reduction(reduction: str) -> str:
+    if reduction not in ("mean", "sum"):
+        raise ConfigError(f"invalid value for reduction: {reduction!r} (allowed: one of mean, sum)")
+    return reduction
+
+
+class _HandUpdated:
+    """Shared by the variants that keep W_h, b_h, W_y, b_y as plain tensors."""
+
+    NAMES = ("W_h", "b_h", "W_y", "b_y")
+
+    def __init__(self, weights: dict[str, torch.Tensor], lr: float, reduction: str, device):
+        self.p = {k: weights[k].to(device).clone() for k in self.NAMES}
+        self.lr = float(lr)
+        self.reduction = _check_reduction(reduction)
+        self.n_y = self.p["W_y"].shape[0]
+
+    def _forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = torch.tanh(x @ self.p["W_h"].T + self.p["b_h"])
+        return h, h @ self.p["W_y"].T + self.p["b_y"]
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self._forward(x)[1]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"params": {k: v.detach().clone() for k, v in self.p.items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        with torch.no_grad():
+            for k in self.NAMES:
+                self.p[k].copy_(state["params"][k])
+
+
+class ManualMLP(_HandUpdated):
+    """1. The lab's equations, forward and backward, without autograd."""
+
+    def gradients(self, x: torch.Tensor, y: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+        """-> (gradients of the reduced loss, summed loss, logits)."""
+        h, y_tilde = self._forward(x)
+        shifted = y_tilde - y_tilde.max(dim=1, keepdim=True).values
+        log_y_hat = shifted - shifted.exp().sum(dim=1, keepdim=True).log()  # log softmax
+        onehot = torch.nn.functional.one_hot(y, self.n_y).to(x.dtype)
+        loss_sum = -(onehot * log_y_hat).sum()
+        d_y_tilde = log_y_hat.exp() - onehot  # Y^ - Y
+        if self.reduction == "mean":
+            d_y_tilde = d_y_tilde / x.shape[0]  # every gradient below is then divided by N
+        d_h_tilde = (d_y_tilde @ self.p["W_y"]) * (1 - h * h)  # tanh' = 1 - H^2
+        grads = {"W_y": d_y_tilde.T @ h, "b_y": d_y_tilde.sum(dim=0),
+                 "W_h": d_h_tilde.T @ x, "b_h": d_h_tilde.sum(dim=0)}
+        return grads, loss_sum, y_tilde
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        grads, loss_sum, y_tilde = self.gradients(x, y)
+        for k in self.NAMES:
+            self.p[k].sub_(self.lr * grads[k])
+        return loss_sum, (y_tilde.argmax(dim=1) == y).sum()
+
+
+class AutogradMLP(_HandUpdated):
+    """2. The same forward; loss.backward() computes the gradients; the update is by hand."""
+
+    def __init__(self, weights, lr, reduction, device):
+        super().__init__(weights, lr, reduction, device)
+        for v in self.p.values():
+            v.requires_grad_(True)
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        _, y_tilde = self._forward(x)
+        log_y_hat = torch.log_softmax(y_tilde, dim=1)
+        losses = -log_y_hat.gather(1, y[:, None])
+        loss = losses.sum() if self.reduction == "sum" else losses.mean()
+        loss.backward()
+        with torch.no_grad():
+            for v in self.p.values():
+                v.sub_(self.lr * v.grad)
+                v.grad = None
+        loss_sum = loss.detach() if self.reduction == "sum" else loss.detach() * x.shape[0]
+        return loss_sum, (y_tilde.detach().argmax(dim=1) == y).sum()
+
+
+def _torch_net(weights: dict[str, torch.Tensor], device) -> nn.Sequential:
+    n_h, n_x = weights["W_h"].shape
+    n_y = weights["W_y"].shape[0]
+    net = nn.Sequential(nn.Linear(n_x, n_h), nn.Tanh(), nn.Linear(n_h, n_y)).to(weights["W_h"].dtype)
+    with torch.no_grad():
+        net[0].weight.copy_(weights["W_h"])
+        net[0].bias.copy_(weights["b_h"])
+        net[2].weight.copy_(weights["W_y"])
+        net[2].bias.copy_(weights["b_y"])
+    return net.to(device)
+
+
+class _NetMLP:
+    """Shared by 3 and 4: the torch.nn network and its loss."""
+
+    def __init__(self, weights, reduction, device):
+        self.net = _torch_net(weights, device)
+        self.reduction = _check_reduction(reduction)
+        self.loss_fn = nn.CrossEntropyLoss(reduction=reduction)
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def _backward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.net(x)
+        loss = self.loss_fn(out, y)
+        loss.backward()
+        loss_sum = loss.detach() if self.reduction == "sum" else loss.detach() * x.shape[0]
+        return loss_sum, (out.detach().argmax(dim=1) == y).sum()
+
+
+class TorchNNMLP(_NetMLP):
+    """3. torch.nn layers and CrossEntropyLoss on the logits; SGD update by hand."""
+
+    def __init__(self, weights, lr, reduction, device):
+        super().__init__(weights, reduction, device)
+        self.lr = float(lr)
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        result = self._backward(x, y)
+        with torch.no_grad():
+            for p in self.net.parameters():
+                p.sub_(self.lr * p.grad)
+                p.grad = None
+        return result
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"net": self.net.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.net.load_state_dict(state["net"])
+
+
+def make_optimizer(params, name: str, lr: float, momentum: float, weight_decay: float):
+    """optimizer = sgd | momentum | nesterov | rmsprop | adam (momentum applies to momentum|nesterov)."""
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
+    if name in ("momentum", "nesterov"):
+        if name == "nesterov" and momentum <= 0:
+            raise ConfigError(f"invalid value for momentum: {str(momentum)!r} "
+                              "(allowed: a number > 0 and < 1 with optimizer=nesterov)")
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=name == "nesterov",
+                               weight_decay=weight_decay)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    raise ConfigError(f"invalid value for optimizer: {name!r} "
+                      "(allowed: one of sgd, momentum, nesterov, rmsprop, adam)")
+
+
+class OptimMLP(_NetMLP):
+    """4. As 3, with torch.optim doing the update."""
+
+    def __init__(self, weights, lr, reduction, device, optimizer="sgd", momentum=0.0, weight_decay=0.0):
+        super().__init__(weights, reduction, device)
+        self.base_lr = float(lr)
+        self.optimizer = make_optimizer(self.net.parameters(), optimizer, float(lr), float(momentum),
+                                        float(weight_decay))
+
+    @property
+    def lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        result = self._backward(x, y)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return result
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"net": self.net.state_dict(), "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.net.load_state_dict(state["net"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        for group in self.optimizer.param_groups:  # no scheduler here: lr is the config's
+            group["lr"] = self.base_lr
+
+
+IMPLEMENTATIONS = {"manual": ManualMLP, "autograd": AutogradMLP, "nn": TorchNNMLP, "optim": OptimMLP}

@@ -1,0 +1,213 @@
+"""Stage runner for the part 2-ab MLP stages (engine.runner.StageRunner).
+
+circles-manual, circles-autograd, circles-nn and circles-optim train the four
+implementations of engine.mlp_models on circles (or a course .mat file);
+mnist-mlp trains implementation 4 on MNIST, the 8 x 8 digits, or a .mat file.
+
+The data order is reshuffled every epoch by a torch.Generator of its own
+(seeded from the run's seed), the weights come from init_weights (seeded from
+the run's seed), and state_dict() holds the weights, the optimizer, the
+shuffling generator and torch's global RNG, so a resumed run is exact.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from engine.config import ConfigError
+from engine.runner import StopRequested
+
+IMPLEMENTATION = {"circles-manual": "manual", "circles-autograd": "autograd", "circles-nn": "nn",
+                  "circles-optim": "optim", "mnist-mlp": "optim"}
+SHUFFLE_SEED_OFFSET = 1_000_003  # the data-order generator's seed is seed + this: a stream apart from init
+N_SAMPLES = 16  # sample predictions shown for image data sets
+
+
+def resolve_device(name: str, small: bool = False) -> torch.device:
+    """cpu | auto | cuda | mps -> a torch.device; an unavailable accelerator is a ConfigError.
+    small=True: auto picks the CPU (a 2-D toy problem runs faster there)."""
+    cuda = torch.cuda.is_available()
+    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if name == "cuda" and not cuda:
+        raise ConfigError("invalid value for device: 'cuda' (CUDA is not available here; allowed: auto, cpu)")
+    if name == "mps" and not mps:
+        raise ConfigError("invalid value for device: 'mps' (MPS is not available here; allowed: auto, cpu)")
+    if name == "cuda" or (name == "auto" and cuda and not small):
+        return torch.device("cuda", torch.cuda.current_device())
+    if name == "mps":
+        return torch.device("mps")
+    if name in ("cpu", "auto"):
+        return torch.device("cpu")
+    raise ConfigError(f"invalid value for device: {name!r} (allowed: one of auto, cpu, cuda, mps)")
+
+
+def load_dataset(name: str, data_dir: str) -> dict:
+    """circles | digits | mnist | a .mat path -> the loaders' dict (engine.data_*)."""
+    if name == "circles":
+        from engine.data_circles import make_circles
+        return make_circles()
+    if name == "digits":
+        from engine.data_mnist import load_digits_data
+        return load_digits_data()
+    if name == "mnist":
+        from engine.data_mnist import load_mnist
+        return load_mnist(data_dir)
+    if isinstance(name, str) and name.lower().endswith(".mat"):
+        from engine.data_mat import load_mat
+        return load_mat(name)
+    raise ConfigError(f"invalid value for dataset: {name!r} (allowed: circles, digits, mnist, or a .mat file)")
+
+
+def check_batch_size(batch_size: int, n_train: int) -> None:
+    if not 1 <= batch_size <= n_train:
+        raise ConfigError(f"invalid value for batch_size: '{batch_size}' (allowed: an integer >= 1 and "
+                          f"<= {n_train}, the training-set size)")
+
+
+def sample_images(data: dict) -> np.ndarray | None:
+    """uint8 N x H x W test images: the loader's, or square inputs in [0, 1] scaled to 0..255."""
+    if data.get("test_images") is not None:
+        return data["test_images"]
+    n_x = data["x_test"].shape[1]
+    side = int(round(n_x ** 0.5))
+    if n_x < 16 or side * side != n_x:
+        return None
+    return np.rint(np.clip(data["x_test"], 0.0, 1.0) * 255.0).astype(np.uint8).reshape(-1, side, side)
+
+
+def _r4(values) -> list:
+    return np.round(np.asarray(values, dtype=np.float64), 4).tolist()
+
+
+class MLPRunner:
+    def __init__(self, config: dict[str, Any], data: dict, device: torch.device):
+        from engine.mlp_models import IMPLEMENTATIONS, init_weights
+
+        self.stage = config["stage"]
+        self.device = str(device)
+        self.data = data
+        self.n_classes = int(data["n_classes"])
+        self.n_train, self.n_test = len(data["y_train"]), len(data["y_test"])
+        self.batch_size = int(config["batch_size"])
+        check_batch_size(self.batch_size, self.n_train)
+        self.batches_per_epoch = -(-self.n_train // self.batch_size)
+        self.grid_every = int(config.get("grid_every", 10))
+
+        as_x = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32), device=device)
+        as_y = lambda a: torch.as_tensor(np.asarray(a, dtype=np.int64), device=device)
+        self.x_train, self.y_train = as_x(data["x_train"]), as_y(data["y_train"])
+        self.x_test, self.y_test = as_x(data["x_test"]), as_y(data["y_test"])
+        self.n_x = self.x_train.shape[1]
+
+        seed = int(config["seed"])
+        torch.manual_seed(seed)
+        self.shuffle = torch.Generator().manual_seed(seed + SHUFFLE_SEED_OFFSET)
+        weights = init_weights(self.n_x, int(config["hidden"]), self.n_classes, float(config["init_std"]), seed)
+        kind = IMPLEMENTATION[self.stage]
+        args = (weights, float(config["lr"]), config["reduction"], device)
+        if kind == "optim":
+            self.model = IMPLEMENTATIONS[kind](*args, optimizer=config.get("optimizer", "sgd"),
+                                               momentum=config.get("momentum", 0.0),
+                                               weight_decay=config.get("weight_decay", 0.0))
+        else:
+            self.model = IMPLEMENTATIONS[kind](*args)
+        self.planar = self.n_x == 2 and self.n_classes == 2
+        self.images = None if self.planar else sample_images(data)
+        if self.images is not None:
+            self.sample_index = np.linspace(0, self.n_test - 1, min(N_SAMPLES, self.n_test)).astype(int)
+
+    # -- training ---------------------------------------------------------------
+    def train_epoch(self, epoch: int, on_batch: Callable[[int], bool]) -> dict[str, float]:
+        order = torch.randperm(self.n_train, generator=self.shuffle).to(self.x_train.device)
+        xs = self.x_train[order].split(self.batch_size)
+        ys = self.y_train[order].split(self.batch_size)
+        losses, correct = [], []
+        step = self.model.train_step
+        for i, (xb, yb) in enumerate(zip(xs, ys), 1):
+            loss_sum, n_correct = step(xb, yb)
+            losses.append(loss_sum)
+            correct.append(n_correct)
+            if on_batch(i):
+                raise StopRequested()
+        # one read of the device per epoch
+        totals = torch.stack([torch.stack(losses).sum().double(), torch.stack(correct).sum().double()]).tolist()
+        return {"train_loss": totals[0] / self.n_train, "train_acc": totals[1] / self.n_train}
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            return self.model.logits(x)
+
+    def evaluate(self) -> dict[str, float]:
+        with torch.inference_mode():
+            logits = self.model.logits(self.x_test)
+            loss = torch.nn.functional.cross_entropy(logits, self.y_test, reduction="sum")
+            correct = (logits.argmax(dim=1) == self.y_test).sum()
+            totals = torch.stack([loss.double(), correct.double()]).tolist()
+        return {"test_loss": totals[0] / self.n_test, "test_acc": totals[1] / self.n_test}
+
+    def current_lr(self) -> float:
+        return float(self.model.lr)
+
+    def end_epoch(self, epoch: int) -> None:
+        """No scheduler on the MLP stages."""
+
+    # -- artifacts ----------------------------------------------------------------
+    def artifacts(self, epoch: int, last: bool) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        if self.planar:
+            if epoch == 1:
+                out["points"] = self._points()
+            if epoch == 1 or last or epoch % self.grid_every == 0:
+                out[f"boundary-e{epoch:04d}"] = self._boundary(epoch)
+        else:
+            pred = self._logits(self.x_test).argmax(dim=1)
+            out["confusion"] = self._confusion(epoch, pred)
+            if self.images is not None:
+                out["samples"] = self._samples(epoch, pred)
+        return out
+
+    def _points(self) -> dict[str, Any]:
+        def rows(x, y):
+            return [[*_r4(p), int(c)] for p, c in zip(x, y)]
+        return {"kind": "points", "train": rows(self.data["x_train"], self.data["y_train"]),
+                "test": rows(self.data["x_test"], self.data["y_test"])}
+
+    def _boundary(self, epoch: int) -> dict[str, Any]:
+        from engine.data_circles import GRID_HI, GRID_LO, GRID_N, course_grid
+
+        grid = torch.as_tensor(course_grid(), dtype=torch.float32, device=self.x_train.device)
+        prob = torch.softmax(self._logits(grid), dim=1)[:, 1].reshape(GRID_N, GRID_N)
+        return {"kind": "boundary", "epoch": epoch, "lo": GRID_LO, "hi": GRID_HI, "n": GRID_N,
+                "prob": _r4(prob.cpu().numpy())}
+
+    def _confusion(self, epoch: int, pred: torch.Tensor) -> dict[str, Any]:
+        k = self.n_classes
+        counts = torch.bincount(self.y_test * k + pred, minlength=k * k).reshape(k, k)
+        return {"kind": "confusion", "epoch": epoch, "labels": [str(c) for c in range(k)],
+                "matrix": counts.cpu().tolist()}
+
+    def _samples(self, epoch: int, pred: torch.Tensor) -> dict[str, Any]:
+        pred = pred.cpu().numpy()
+        items = [{"index": int(i), "true": int(self.data["y_test"][i]), "pred": int(pred[i]),
+                  "image": self.images[i].tolist()} for i in self.sample_index]
+        return {"kind": "samples", "epoch": epoch, "labels": [str(c) for c in range(self.n_classes)],
+                "items": items}
+
+    # -- resume ---------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "shuffle_rng": self.shuffle.get_state(),
+                "torch_rng": torch.get_rng_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.shuffle.set_state(state["shuffle_rng"])
+        torch.set_rng_state(state["torch_rng"])
+
+
+def build(config: dict[str, Any], data_dir: str) -> MLPRunner:
+    """The factory named by the MLP stages (engine.stages): loads the data, builds the model."""
+    device = resolve_device(config.get("device", "cpu"), small=config["stage"] != "mnist-mlp")
+    data = load_dataset(config["dataset"], data_dir)
+    return MLPRunner(config, data, device)

@@ -1,0 +1,81 @@
+"""Pure helpers of the TUI: smoothing, search, run state, the boundary picture, messages."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from engine.events import BatchEnd
+from tui.fuzzy import matches, parse_query
+from tui.run_state import RunState
+from tui.run_worker import BatchProgress, RunEvent, message_for
+from tui.smoothing import ema, finite_points
+from tui.widgets.boundary import blend, boundary_rows
+from tui_canned import boundary, circles_events
+
+
+def test_ema_is_causal_and_debiased():
+    values = [1.0, 2.0, 3.0, 4.0]
+    assert ema(values, 0.0) == values
+    smooth = ema(values, 0.9)
+    assert smooth[0] == pytest.approx(1.0)  # debiased: no pull towards 0
+    for k in range(1, len(values)):  # point k depends only on points <= k
+        assert ema(values[: k + 1], 0.9) == pytest.approx(smooth[: k + 1])
+    assert all(a <= b for a, b in zip(smooth, smooth[1:]))
+    assert ema([1.0, float("nan"), None, 3.0], 0.5)[1:3] == [None, None]
+    with pytest.raises(ValueError):
+        ema(values, 1.0)
+
+
+def test_finite_points_for_log_axis():
+    assert finite_points([1, 2, 3, 4], [0.5, float("inf"), -1.0, 2.0], positive=True) == ([1, 4], [0.5, 2.0])
+
+
+def test_search_filters_and_fuzzy():
+    rec = {"stage": "circles-nn", "name": "nn lr 0.1", "status": "finished", "id": "x", "tags": ["baseline"]}
+    assert parse_query("stage:circles tag:base lr") == ({"stage": "circles", "tag": "base"}, ["lr"])
+    assert matches(rec, "cnn fin")  # fuzzy: c..n..n in circles-nn
+    assert matches(rec, "status:finished tag:base")
+    assert not matches(rec, "status:running")
+    assert not matches(rec, "zzz")
+
+
+def test_run_state_folds_events():
+    state = RunState()
+    events = circles_events(epochs=3, total=10, status="interrupted")
+    for e in events[:2]:
+        state.apply(e, 10.0)
+    state.apply(BatchEnd(2, 10, 20), 12.0)
+    assert state.fraction() == pytest.approx(1.5 / 10)
+    assert state.eta(12.0) == pytest.approx(2.0 * 8.5 / 1.5)
+    for e in events[2:]:
+        state.apply(e, 14.0)
+    assert state.status == "interrupted" and len(state.history) == 3 and not state.active
+    assert state.artifacts["boundary"]["epoch"] == 1 and state.artifacts["points"]["kind"] == "points"
+    assert state.eta(20.0) is None and state.elapsed(99.0) == pytest.approx(4.0)
+
+
+def test_diverged_is_detected_from_status_or_nan():
+    state = RunState()
+    state.apply(circles_events(epochs=1, total=5)[0], 0.0)
+    state.history.append({"epoch": 1, "train_loss": math.nan, "test_loss": math.nan})
+    assert state.diverged()
+
+
+def test_batch_messages_coalesce_epoch_messages_never():
+    a, b = message_for(BatchEnd(1, 1, 20)), message_for(BatchEnd(1, 2, 20))
+    assert isinstance(a, BatchProgress) and b.can_replace(a)
+    epoch = message_for(circles_events(epochs=1)[1])
+    assert type(epoch) is RunEvent and not epoch.can_replace(a) and not b.can_replace(epoch)
+
+
+def test_boundary_picture_orientation():
+    grid = boundary(10, radius=0.8)
+    rows = boundary_rows(grid["prob"], 40, 20)
+    assert len(rows) == 20 and all(len(r) == 40 for r in rows)
+    centre, corner = rows[10][20][1], rows[0][0][1]
+    assert str(centre.color.triplet) != str(corner.color.triplet)
+    assert blend(1.0) != blend(0.0)
+    # points are drawn where they are: top-left point -> first row, first column
+    marked = boundary_rows(grid["prob"], 40, 20, points=[[-1.95, 1.95, 0]])
+    assert marked[0][0][0] == "•"

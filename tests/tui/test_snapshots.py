@@ -1,0 +1,147 @@
+"""Snapshot tests of every screen, fed with canned runs and events (no live training).
+
+Dates, ids and values are fixed; the app's clock is frozen, so elapsed times read 0:00.
+Update with: pytest tests/tui --snapshot-update
+"""
+from __future__ import annotations
+
+import pytest
+
+from tui.app import NNLabApp
+from tui_canned import DEVICES, circles_events, digits_cnn_events, populate, populate_cifar_and_sweep
+
+SMALL = (80, 24)
+LARGE = (120, 36)
+
+
+def make_app(runs_dir, events=()) -> NNLabApp:
+    app = NNLabApp(runs_dir=str(runs_dir), data_dir="datasets", clock=lambda: 1000.0)
+    app.devices = dict(DEVICES)
+    for event in events:
+        app.run_state.apply(event, 1000.0)
+    return app
+
+
+async def wait_for(pilot, predicate, timeout: float = 5.0) -> None:
+    import time
+
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            raise AssertionError("timed out waiting for the screen")
+        await pilot.pause(0.05)
+    await pilot.pause()
+
+
+def test_lab_small(snap_compare, runs_dir):
+    assert snap_compare(make_app(runs_dir), terminal_size=SMALL)
+
+
+def test_lab_cnn_invalid_value(snap_compare, runs_dir):
+    async def run_before(pilot):
+        lab = pilot.app.screen
+        stages = lab.query_one("#stages")
+        stages.highlighted = stages.get_option_index("cifar-augment")
+        await wait_for(pilot, lambda: lab.stage.id == "cifar-augment")
+        lab.query_one("#key-lr").value = "fast"
+        await pilot.pause()
+
+    assert snap_compare(make_app(runs_dir), terminal_size=LARGE, run_before=run_before)
+
+
+def test_train_circles_small(snap_compare, runs_dir):
+    async def run_before(pilot):
+        await pilot.press("2")
+        await wait_for(pilot, lambda: pilot.app.screen.drawn_epochs == 12)
+
+    assert snap_compare(make_app(runs_dir, circles_events()), terminal_size=SMALL, run_before=run_before)
+
+
+def test_train_diverged(snap_compare, runs_dir):
+    async def run_before(pilot):
+        await pilot.press("2")
+        await wait_for(pilot, lambda: pilot.app.screen.drawn_epochs == 3)
+
+    app = make_app(runs_dir, circles_events(epochs=3, total=150, status="diverged"))
+    assert snap_compare(app, terminal_size=LARGE, run_before=run_before)
+
+
+@pytest.mark.parametrize("view_presses", [0, 1, 2])
+def test_train_cnn_panels(snap_compare, runs_dir, view_presses):
+    async def run_before(pilot):
+        await pilot.press("2")
+        await wait_for(pilot, lambda: pilot.app.screen.drawn_epochs == 3)
+        for _ in range(view_presses):
+            await pilot.press("v")
+        await pilot.pause()
+
+    assert snap_compare(make_app(runs_dir, digits_cnn_events()), terminal_size=LARGE, run_before=run_before)
+
+
+def test_history(snap_compare, runs_dir):
+    populate(runs_dir)
+
+    async def run_before(pilot):
+        await pilot.press("3")
+        await wait_for(pilot, lambda: len(getattr(pilot.app.screen, "shown", [])) == 7)
+
+    assert snap_compare(make_app(runs_dir), terminal_size=LARGE, run_before=run_before)
+
+
+def test_history_small_filtered(snap_compare, runs_dir):
+    populate(runs_dir)
+
+    async def run_before(pilot):
+        await pilot.press("3")
+        await wait_for(pilot, lambda: len(getattr(pilot.app.screen, "shown", [])) == 7)
+        await pilot.press("slash", *"tag:base", "enter")
+        await wait_for(pilot, lambda: len(pilot.app.screen.shown) == 2)
+
+    assert snap_compare(make_app(runs_dir), terminal_size=SMALL, run_before=run_before)
+
+
+def test_compare_two_runs(snap_compare, runs_dir):
+    ids = populate(runs_dir)
+
+    async def run_before(pilot):
+        pilot.app.compare(ids[:2])
+        await wait_for(pilot, lambda: len(getattr(pilot.app.screen, "records", [])) == 2)
+
+    assert snap_compare(make_app(runs_dir), terminal_size=LARGE, run_before=run_before)
+
+
+def test_compare_log_walltime_small(snap_compare, runs_dir):
+    ids = populate(runs_dir)
+
+    async def run_before(pilot):
+        pilot.app.compare(ids[:2])
+        await wait_for(pilot, lambda: len(getattr(pilot.app.screen, "records", [])) == 2)
+        await pilot.press("m", "m", "l", "x", "s")
+
+    assert snap_compare(make_app(runs_dir), terminal_size=SMALL, run_before=run_before)
+
+
+def test_compare_ablation(snap_compare, runs_dir):
+    populate_cifar_and_sweep(runs_dir)
+
+    async def run_before(pilot):
+        pilot.app.compare([])
+        await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "CompareScreen")
+        await pilot.press("v")
+
+    assert snap_compare(make_app(runs_dir), terminal_size=LARGE, run_before=run_before)
+
+
+def test_compare_sweep(snap_compare, runs_dir):
+    populate_cifar_and_sweep(runs_dir)
+
+    async def run_before(pilot):
+        pilot.app.compare([])
+        await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "CompareScreen")
+        await pilot.press("v", "v")
+
+    assert snap_compare(make_app(runs_dir), terminal_size=LARGE, run_before=run_before)
+
+
+def test_help(snap_compare, runs_dir):
+    assert snap_compare(make_app(runs_dir), terminal_size=LARGE, press=["question_mark"])

@@ -1,0 +1,112 @@
+"""What the Train screen shows, folded from engine events (pure: no UI, no clock of its own).
+
+The app owns one RunState; the run worker's messages update it on the UI thread and the
+Train screen redraws from it on a timer.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.events import BatchEnd, EpochEnd, RunFinished, RunStarted
+
+
+@dataclass
+class RunState:
+    config: dict[str, Any] = field(default_factory=dict)
+    stage: str = ""
+    run_id: str = ""
+    run_dir: str = ""
+    device: str = ""
+    status: str = "idle"  # idle | preparing | running | stopping | finished | diverged | interrupted | failed
+    message: str = ""
+    epochs: int = 0
+    start_epoch: int = 1
+    batches: int = 0
+    epoch: int = 0  # epoch in progress (batch events) or last done
+    batch: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    artifacts: dict[str, dict[str, Any]] = field(default_factory=dict)  # latest payload per kind
+    boundaries: list[dict[str, Any]] = field(default_factory=list)  # every boundary grid, by epoch
+    best: dict[str, Any] = field(default_factory=dict)
+    started_at: float | None = None  # clock() when RunStarted reached the UI
+    ended_at: float | None = None
+    version: int = 0  # bumped on every change: the screen redraws when it moved
+
+    def prepare(self, config: dict[str, Any], now: float) -> None:
+        self.__init__()  # type: ignore[misc]
+        self.config = dict(config)
+        self.stage = str(config.get("stage", ""))
+        self.epochs = int(config.get("epochs", 1) or 1)
+        self.status = "preparing"
+        self.started_at = now
+        self.version += 1
+
+    def apply(self, event: Any, now: float) -> None:
+        if isinstance(event, RunStarted):
+            self.run_id, self.run_dir, self.stage = event.run_id, event.run_dir, event.stage
+            self.config = dict(event.config)
+            self.epochs, self.start_epoch = event.epochs, event.start_epoch
+            self.batches, self.device = event.batches_per_epoch, event.device
+            self.history = [dict(r) for r in event.history]
+            self.epoch = event.start_epoch
+            self.status = "running"
+            self.started_at = now
+        elif isinstance(event, BatchEnd):
+            self.epoch, self.batch, self.batches = event.epoch, event.batch, event.batches
+        elif isinstance(event, EpochEnd):
+            self.history.append(dict(event.metrics))
+            self.epoch, self.batch = event.epoch, self.batches
+            self.best = dict(event.best)
+            for stem, payload in event.artifacts.items():
+                kind = payload.get("kind", stem) if isinstance(payload, dict) else stem
+                self.artifacts[kind] = payload
+                if kind == "boundary":
+                    self.boundaries.append(payload)
+        elif isinstance(event, RunFinished):
+            self.status = event.status
+            self.message = event.message
+            self.best = dict(event.best) or self.best
+            self.run_id = event.run_id or self.run_id
+            self.run_dir = event.run_dir or self.run_dir
+            self.ended_at = now
+        self.version += 1
+
+    def fail(self, message: str, now: float) -> None:
+        self.status, self.message, self.ended_at = "failed", message, now
+        self.version += 1
+
+    # -------------------------------------------------------------- derived values
+    @property
+    def active(self) -> bool:
+        return self.status in ("preparing", "running", "stopping")
+
+    def fraction(self) -> float:
+        """Share of this process's epochs done, counting the batches of the epoch in progress."""
+        todo = max(1, self.epochs - self.start_epoch + 1)
+        done = len(self.history) - (self.start_epoch - 1)
+        if self.active and self.batches and self.epoch == len(self.history) + 1:
+            done += min(self.batch, self.batches) / self.batches
+        return min(1.0, max(0.0, done / todo))
+
+    def elapsed(self, now: float) -> float:
+        if self.started_at is None:
+            return 0.0
+        end = now if self.ended_at is None else self.ended_at
+        return max(0.0, end - self.started_at)
+
+    def eta(self, now: float) -> float | None:
+        frac = self.fraction()
+        if not self.active or frac <= 0:
+            return None
+        return self.elapsed(now) * (1 - frac) / frac
+
+    def lr(self) -> float | None:
+        return self.history[-1].get("lr") if self.history else self.config.get("lr")
+
+    def diverged(self) -> bool:
+        if self.status == "diverged":
+            return True
+        return any(isinstance(r.get(k), float) and not math.isfinite(r[k])
+                   for r in self.history for k in ("train_loss", "test_loss"))

@@ -1,0 +1,68 @@
+"""The bridge from engine events (trainer thread) to Textual messages (UI thread).
+
+The trainer runs engine.train.train in a Textual thread worker; every event it emits is
+wrapped in a message and sent with post_message, which is thread-safe and never waits
+for the UI (call_from_thread would block the trainer on every batch). Batch messages
+may replace one another while queued (can_replace); epoch and run messages never do.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+from textual.message import Message
+
+from engine.events import BatchEnd, EpochEnd, RunFinished, RunStarted
+
+
+class RunEvent(Message):
+    """One engine event (RunStarted, EpochEnd, RunFinished) for the app. Never coalesced."""
+
+    def __init__(self, event: Any) -> None:
+        super().__init__()
+        self.event = event
+
+
+class BatchProgress(RunEvent):
+    """A BatchEnd: a newer one replaces an older one still waiting in the queue."""
+
+    def can_replace(self, message: Message) -> bool:
+        return type(message) is BatchProgress
+
+
+class RunFailed(Message):
+    """The run could not start (bad input found while loading data) or the worker broke."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+def message_for(event: Any) -> Message:
+    if isinstance(event, BatchEnd):
+        return BatchProgress(event)
+    if isinstance(event, (RunStarted, EpochEnd, RunFinished)):
+        return RunEvent(event)
+    raise TypeError(f"not an engine event: {event!r}")
+
+
+def run_training(config: dict[str, Any], *, runs_dir: str, data_dir: str, post: Callable[[Message], Any],
+                 stop: threading.Event, is_cancelled: Callable[[], bool] = lambda: False,
+                 name: str | None = None, tags: list[str] | None = None) -> None:
+    """Call the engine's training loop, posting each event; runs in the worker thread."""
+    from engine.config import ConfigError
+    from engine.train import train
+
+    def emit(event: Any) -> None:
+        post(message_for(event))
+
+    def should_stop() -> bool:
+        return stop.is_set() or is_cancelled()
+
+    try:
+        train(config, runs_dir=runs_dir, data_dir=data_dir, emit=emit, should_stop=should_stop, name=name,
+              tags=tags)
+    except ConfigError as exc:
+        post(RunFailed(str(exc)))
+    except Exception as exc:  # noqa: BLE001 - shown to the user, never lost
+        post(RunFailed(f"{type(exc).__name__}: {exc}".splitlines()[0][:300]))

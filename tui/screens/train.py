@@ -1,0 +1,229 @@
+"""Train screen: the live run. Loss and accuracy (train and test, per epoch), progress, ETA,
+learning rate, stop; and the stage's own panel (decision boundary, SVM regions, sample
+predictions, confusion matrix, CNN model summary).
+
+It draws the app's RunState on a timer (4 Hz): the progress line every tick, the plots only
+when a new epoch arrived, so batch events never cost a plot build.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import ContentSwitcher, Footer, Header, Static
+
+from tui.format import duration, pct
+from tui.run_state import RunState
+from tui.widgets.boundary import BoundaryView
+from tui.widgets.confusion import ConfusionView
+from tui.widgets.curves import CurvePlot, Series
+from tui.widgets.model_summary import SummaryView
+from tui.widgets.samples import SamplesView
+
+REDRAW_S = 0.25  # at most 4 redraws a second, whatever the batch rate
+
+TRAIN_C = (66, 135, 245)
+TEST_C = (245, 130, 48)
+
+
+def panel_views(stage: str) -> list[str]:
+    if stage.startswith("circles"):
+        return ["boundary"]
+    if stage.startswith("cifar"):
+        return ["samples", "confusion", "summary"]
+    return ["samples", "confusion"]
+
+
+def bar(fraction: float, width: int) -> str:
+    full = int(round(fraction * width))
+    return "█" * full + "░" * (width - full)
+
+
+class TrainScreen(Screen):
+    BINDINGS = [
+        Binding("s", "stop", "Stop"),
+        Binding("v", "next_view", "Panel view"),
+        Binding("r", "again", "Run again"),
+        Binding("e", "edit", "Edit in Lab"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.drawn_version = -1
+        self.drawn_epochs = -1
+        self.drawn_artifacts: dict[str, int] = {}
+        self.view = ""
+        self.views: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="run-header", markup=False)
+        yield Static(id="progress", markup=False)
+        with Horizontal(id="train-body"):
+            with Vertical(id="train-plots"):
+                yield CurvePlot("loss", id="loss-plot")
+                yield CurvePlot("accuracy", id="acc-plot")
+            with Vertical(id="stage-panel"):
+                yield Static(id="panel-title", markup=False)
+                with ContentSwitcher(id="panel", initial="boundary"):
+                    yield BoundaryView(id="boundary")
+                    with VerticalScroll(id="samples"):
+                        yield SamplesView(id="samples-view")
+                    with VerticalScroll(id="confusion"):
+                        yield ConfusionView(id="confusion-view")
+                    with VerticalScroll(id="summary"):
+                        yield SummaryView(id="summary-view")
+        yield Footer()
+
+    @property
+    def state(self) -> RunState:
+        return self.app.run_state  # type: ignore[attr-defined]
+
+    def on_mount(self) -> None:
+        self.set_interval(REDRAW_S, self.tick)
+        self.tick()
+
+    def on_screen_resume(self) -> None:
+        self.tick()
+
+    # ------------------------------------------------------------------ drawing
+    def tick(self) -> None:
+        """Cheap text every tick; plots and panels only when their data changed."""
+        state = self.state
+        self._draw_header(state)
+        if state.version == self.drawn_version:
+            return
+        self.drawn_version = state.version
+        views = panel_views(state.stage) if state.stage else []
+        if views != self.views:
+            self.views = views
+            self.view = views[0] if views else ""
+            self._show_view()
+        if len(state.history) != self.drawn_epochs:
+            self.drawn_epochs = len(state.history)
+            self._draw_plots(state)
+        self._draw_panel(state)
+
+    def _draw_header(self, state: RunState) -> None:
+        now = self.app.clock()  # type: ignore[attr-defined]
+        header = self.query_one("#run-header", Static)
+        progress = self.query_one("#progress", Static)
+        if state.status == "idle":
+            header.update("No run yet: pick a stage on the Lab screen (1), then ctrl+r to start.")
+            progress.update("")
+            return
+        who = f"{state.stage}  {state.run_id or '(loading torch, the data and the model)'}"
+        where = f"  on {state.device}" if state.device else ""
+        status = state.status
+        if state.diverged():
+            text = (f"DIVERGED: {state.message or 'the loss became non-finite'}. "
+                    f"Saved as diverged. {who}")
+            header.set_classes("diverged")
+        elif status == "failed":
+            text = f"FAILED: {state.message}  {who}"
+            header.set_classes("failed")
+        elif status == "interrupted":
+            text = f"STOPPED by you after {len(state.history)} epochs (kept as interrupted)  {who}"
+            header.set_classes("interrupted")
+        elif status == "finished":
+            text = f"FINISHED  {who}{where}"
+            header.set_classes("finished")
+        else:
+            text = f"{status.upper()}  {who}{where}"
+            header.set_classes("running")
+        header.update(text)
+        frac = state.fraction()
+        eta = state.eta(now)
+        lr = state.lr()
+        best = state.best
+        parts = [f"{bar(frac, 10)} {100 * frac:3.0f}%", f"epoch {state.epoch or 0}/{state.epochs}"]
+        if state.active and state.batches:
+            parts.append(f"batch {state.batch}/{state.batches}")
+        parts.append(f"elapsed {duration(state.elapsed(now))}")
+        if state.active:
+            parts.append(f"ETA {duration(eta) if eta is not None else '-'}")
+        if lr is not None:
+            parts.append(f"lr {lr:g}")
+        if best.get("test_acc") is not None:
+            parts.append(f"best {pct(best['test_acc'])}@{best.get('epoch')}")
+        progress.update(" ".join(parts))
+
+    def _draw_plots(self, state: RunState) -> None:
+        rows = state.history
+        xs = [r["epoch"] for r in rows]
+        col = lambda k: [r.get(k) for r in rows]  # noqa: E731
+        self.query_one("#loss-plot", CurvePlot).set_series(
+            [Series("train", xs, col("train_loss"), TRAIN_C), Series("test", xs, col("test_loss"), TEST_C)],
+            title="loss (per example)", xlabel="epoch")
+        self.query_one("#acc-plot", CurvePlot).set_series(
+            [Series("train", xs, col("train_acc"), TRAIN_C), Series("test", xs, col("test_acc"), TEST_C)],
+            title="accuracy", xlabel="epoch")
+
+    def _draw_panel(self, state: RunState) -> None:
+        title = self.query_one("#panel-title", Static)
+        if len(self.views) > 1:
+            title.update("  ".join(f"[{v}]" if v == self.view else v for v in self.views) + "   (v: next)")
+        else:
+            title.update(self.view)
+        arts = state.artifacts
+        stamp = {k: id(v) for k, v in arts.items()}
+        if stamp == self.drawn_artifacts and self.view != "summary":
+            return
+        self.drawn_artifacts = stamp
+        if self.view == "boundary":
+            self.query_one(BoundaryView).show(arts.get("boundary"), arts.get("points"))
+        elif self.view == "samples":
+            self.query_one(SamplesView).show(arts.get("samples"))
+        elif self.view == "confusion":
+            self.query_one(ConfusionView).show(arts.get("confusion"))
+        elif self.view == "summary":
+            self.query_one(SummaryView).show(arts.get("summary") or self._summary(state.config))
+
+    @staticmethod
+    def _summary(config: dict[str, Any]) -> dict[str, Any] | None:
+        if not str(config.get("stage", "")).startswith("cifar"):
+            return None
+        from engine.cnn_summary import summarize  # sizes from the layer table; no torch
+
+        return summarize(config)
+
+    def _show_view(self) -> None:
+        if self.view:
+            self.query_one("#panel", ContentSwitcher).current = self.view
+        self.drawn_artifacts = {}
+
+    # ------------------------------------------------------------------ actions
+    def action_stop(self) -> None:
+        if self.state.active:
+            self.app.stop_run()  # type: ignore[attr-defined]
+            self.notify("stopping after this batch; the run is kept as interrupted")
+            self.tick()
+        else:
+            self.notify("no run is going")
+
+    def action_next_view(self) -> None:
+        if len(self.views) > 1:
+            self.view = self.views[(self.views.index(self.view) + 1) % len(self.views)]
+            self._show_view()
+            self._draw_panel(self.state)
+
+    def action_again(self) -> None:
+        if self.state.active:
+            self.notify("a run is going: stop it first (s)", severity="warning")
+        elif self.state.config:
+            from engine.config import ConfigError, resolve_config
+
+            config = self.state.config
+            try:
+                config = resolve_config(config["stage"], {k: v for k, v in config.items() if k != "stage"})
+            except ConfigError as exc:
+                self.notify(str(exc), severity="error")
+                return
+            self.app.start_run(config)  # type: ignore[attr-defined]
+
+    def action_edit(self) -> None:
+        if self.state.config:
+            self.app.edit_in_lab(self.state.config)  # type: ignore[attr-defined]

@@ -1,0 +1,1 @@
+"""Widgets of the nnlab TUI (plots, the stage panels, dialogs)."""
