@@ -11,7 +11,8 @@ shuffling generator and torch's global RNG, so a resumed run is exact.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -81,6 +82,21 @@ def _r4(values) -> list:
     return np.round(np.asarray(values, dtype=np.float64), 4).tolist()
 
 
+@contextmanager
+def threads(n: int | None) -> Iterator[None]:
+    """Run a block on n intra-op threads (None: leave as is). A 2-10-2 network on batches of 10 runs
+    several times faster on one thread than on two that hand work back and forth."""
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 class MLPRunner:
     def __init__(self, config: dict[str, Any], data: dict, device: torch.device):
         from engine.mlp_models import IMPLEMENTATIONS, init_weights
@@ -114,12 +130,17 @@ class MLPRunner:
         else:
             self.model = IMPLEMENTATIONS[kind](*args)
         self.planar = self.n_x == 2 and self.n_classes == 2
+        self.threads = 1 if device.type == "cpu" and self.n_x * int(config["hidden"]) <= 4096 else None
         self.images = None if self.planar else sample_images(data)
         if self.images is not None:
             self.sample_index = np.linspace(0, self.n_test - 1, min(N_SAMPLES, self.n_test)).astype(int)
 
     # -- training ---------------------------------------------------------------
     def train_epoch(self, epoch: int, on_batch: Callable[[int], bool]) -> dict[str, float]:
+        with threads(self.threads):
+            return self._train_epoch(on_batch)
+
+    def _train_epoch(self, on_batch: Callable[[int], bool]) -> dict[str, float]:
         order = torch.randperm(self.n_train, generator=self.shuffle).to(self.x_train.device)
         xs = self.x_train[order].split(self.batch_size)
         ys = self.y_train[order].split(self.batch_size)
@@ -140,7 +161,7 @@ class MLPRunner:
             return self.model.logits(x)
 
     def evaluate(self) -> dict[str, float]:
-        with torch.inference_mode():
+        with threads(self.threads), torch.inference_mode():
             logits = self.model.logits(self.x_test)
             loss = torch.nn.functional.cross_entropy(logits, self.y_test, reduction="sum")
             correct = (logits.argmax(dim=1) == self.y_test).sum()

@@ -126,7 +126,7 @@ STAGES: dict[str, Stage] = {s.id: s for s in [
                  "torch.optim.\n" + MLP_EQUATIONS),
         keys=_pick(*MLP_KEYS, *OPTIM_KEYS),
         defaults=dict(MLP_DEFAULTS, **OPTIM_DEFAULTS, epochs=50, hidden=100, batch_size=100, lr=0.03,
-                      reduction="sum", dataset="mnist"),
+                      reduction="mean", dataset="mnist"),
         runner="engine.mlp_runner:build", datasets=("mnist", "digits"), mat_ok=True,
     ),
     Stage(
