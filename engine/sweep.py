@@ -109,4 +109,5 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(table([*grid, "status", "final_test_acc", "best_test_acc", "best_epoch", "run"], rows))
     if len(results) < len(points):
         return 130
-    return 0 if all(r.get("status") == "finished" for r in results) else 1
+    # a diverged point is a result of the experiment (the report's lr 0.5); a failed one is not
+    return 0 if all(r.get("status") in ("finished", "diverged") for r in results) else 1
