@@ -46,6 +46,21 @@ def message_for(event: Any) -> Message:
     raise TypeError(f"not an engine event: {event!r}")
 
 
+TRAINER_NICE = 5
+
+
+def lower_priority() -> None:
+    """Give the trainer thread (and the torch threads it starts, which inherit it) a lower
+    CPU priority than the UI thread, so keys get through while a CNN saturates every core.
+    Linux applies setpriority to one thread given its id; elsewhere this does nothing."""
+    import os
+
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), TRAINER_NICE)
+    except (AttributeError, OSError):
+        pass
+
+
 def run_training(config: dict[str, Any], *, runs_dir: str, data_dir: str, post: Callable[[Message], Any],
                  stop: threading.Event, is_cancelled: Callable[[], bool] = lambda: False,
                  name: str | None = None, tags: list[str] | None = None) -> None:
@@ -55,6 +70,8 @@ def run_training(config: dict[str, Any], *, runs_dir: str, data_dir: str, post: 
 
     def emit(event: Any) -> None:
         post(message_for(event))
+
+    lower_priority()
 
     def should_stop() -> bool:
         return stop.is_set() or is_cancelled()

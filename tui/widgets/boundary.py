@@ -87,8 +87,8 @@ class BoundaryView(Widget):
     def caption(self) -> str:
         if not self.grid:
             return "decision boundary: waiting for the first grid"
-        what = "SVM decision regions" if self.grid.get("decision") is not None else "decision boundary"
-        return f"{what} @ epoch {self.grid.get('epoch', '?')} (blue 0, orange 1)"
+        what = "SVM regions" if self.grid.get("decision") is not None else "boundary"
+        return f"{what}, epoch {self.grid.get('epoch', '?')}: blue 0, orange 1"
 
     def render_line(self, y: int) -> Strip:
         width, height = self.size.width, self.size.height
