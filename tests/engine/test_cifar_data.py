@@ -237,3 +237,13 @@ def test_zca_decorrelates_training_pixels():
     after = cov(torch.cat([x for x, _ in pipe.train_batches(100)]).permute(0, 2, 3, 1))
     assert off_ratio(before) > 0.5 and off_ratio(after) < 0.1
     assert torch.allclose(pipe.zca, pipe.zca.T, atol=1e-5)
+
+
+def test_window_gather_equals_the_per_pixel_gather():
+    train = images(24)
+    pipe = DevicePipeline(train, torch.arange(24), images(2), torch.zeros(2, dtype=torch.long),
+                          augment="crop-flip", seed=1)
+    plan = pipe.epoch_plan()
+    fast = pipe._crop_flip_train(plan["perm"], plan["offsets"], plan["flip"])
+    slow = crop_flip(pipe.train_x, plan["perm"], plan["offsets"], plan["flip"], 28)
+    assert torch.equal(fast, slow) and plan["flip"].any() and not plan["flip"].all()
