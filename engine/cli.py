@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 from engine.config import ConfigError, load_toml, parse_assignments, resolve_config
 from engine.runstore import clean_json
+from engine.safe_text import one_line
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 STATUS_EXIT = {"finished": EXIT_OK, "diverged": EXIT_DIVERGED, "interrupted": EXIT_INTERRUPTED, "failed": EXIT_ERROR}
@@ -163,7 +164,7 @@ def cmd_run(args: argparse.Namespace, resume: bool = False) -> int:
         out = _run_summary(result)
         print(json.dumps(clean_json(out)))
     if result.status == "failed" and result.message:
-        print(f"nnlab: run failed: {result.message}", file=sys.stderr)
+        print(f"nnlab: run failed: {one_line(result.message)}", file=sys.stderr)
     return STATUS_EXIT.get(result.status, EXIT_ERROR)
 
 
@@ -202,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
     except BadUsage as exc:
-        print(f"nnlab: error: {exc}", file=sys.stderr)
+        print(f"nnlab: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     args.runs_dir = args.runs_dir or default_runs_dir()
     args.data_dir = args.data_dir or default_data_dir()
@@ -228,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return runs_commands.dispatch(args)
     except ConfigError as exc:
-        print(f"nnlab: error: {exc}", file=sys.stderr)
+        print(f"nnlab: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("nnlab: interrupted", file=sys.stderr)
@@ -238,7 +239,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001
         if os.environ.get("NNLAB_DEBUG"):
             raise
-        print(f"nnlab: error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
+        print(f"nnlab: error: {type(exc).__name__}: {one_line(str(exc).splitlines()[0]) if str(exc) else ''}",
+              file=sys.stderr)
         return EXIT_ERROR
     return EXIT_OK
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import ConfigError
+from engine.safe_text import one_line
 from engine.runstore import (clean_json, list_runs, move_to_trash, read_config, read_metrics, read_record,
                              resolve_run)
 
@@ -17,7 +18,7 @@ def _fmt(value: Any, spec: str = ".4f") -> str:
         return "-" if value is None else str(value)
     if isinstance(value, float):
         return format(value, spec)
-    return str(value)
+    return one_line(value)
 
 
 def table(headers: list[str], rows: list[list[Any]]) -> str:
@@ -77,8 +78,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 0
     for key in ("id", "stage", "name", "status", "created", "ended", "duration_s", "device", "seed",
                 "resumed_from", "tags", "notes", "run_dir"):
-        print(f"{key:<13} {record.get(key)}")
-    print("config        " + " ".join(f"{k}={v}" for k, v in record["config"].items() if k != "stage"))
+        print(f"{key:<13} {one_line(record.get(key))}")
+    print("config        " + one_line(" ".join(f"{k}={v}" for k, v in record["config"].items() if k != "stage")))
     hist = record["history"]
     if hist:
         cols = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "wall_time"]

@@ -541,7 +541,7 @@ def read_artifacts(run_dir: Path) -> dict[str, dict[str, Any]]:
     """artifacts/*.json by stem; unreadable ones and symlinks are skipped."""
     out: dict[str, dict[str, Any]] = {}
     folder = Path(run_dir) / "artifacts"
-    if folder.is_symlink():
+    if Path(run_dir).is_symlink() or folder.is_symlink():
         return out
     try:
         items = sorted(folder.iterdir())
@@ -562,8 +562,7 @@ def read_artifacts(run_dir: Path) -> dict[str, dict[str, Any]]:
 def load_checkpoint(run_dir: Path) -> dict[str, Any]:
     """checkpoints/last.pt with weights_only=True; ConfigError when absent, hostile or damaged."""
     import pickle
-
-    import torch
+    import warnings
 
     path = Path(run_dir) / "checkpoints" / "last.pt"
     name = _check_run_dir(run_dir)
@@ -571,11 +570,19 @@ def load_checkpoint(run_dir: Path) -> dict[str, Any]:
         raise ConfigError(f"run {name}: its checkpoint is a symlink (refused)")
     if not path.is_file():
         raise ConfigError(f"run {name} has no checkpoint to resume from (it stopped before its first epoch ended)")
+    import torch
+
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": noise on stderr
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsafe content"
-        raise ConfigError(f"run {name}: checkpoint refused, it is not plain weights ({first[:120]})") from None
+        # torch's text suggests weights_only=False: never. Keep only the line that says what was refused.
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        detail = next((ln for ln in lines if "nsupported" in ln and not ln.startswith(("Please", "Check"))),
+                      "not a weights-only checkpoint")
+        raise ConfigError(f"run {name}: checkpoint refused, it holds more than plain weights and is not "
+                          f"loaded ({_text(detail, limit=120)})") from None
     except Exception as exc:  # torch raises many kinds for truncated files
         raise ConfigError(f"run {name}: checkpoint is damaged ({type(exc).__name__})") from None
     damaged = ConfigError(f"run {name}: checkpoint is damaged (unexpected content)")

@@ -72,7 +72,7 @@ def _pick(*names: str) -> dict[str, Key]:
 
 MLP_KEYS = ("epochs", "lr", "batch_size", "hidden", "init_std", "reduction", "seed", "dataset", "device")
 MLP_DEFAULTS = dict(epochs=150, lr=0.03, batch_size=10, hidden=10, init_std=0.3, reduction="sum",
-                    seed=0, dataset="circles", device="cpu", grid_every=10)
+                    seed=0, dataset="circles", device="cpu")
 OPTIM_KEYS = ("optimizer", "momentum", "weight_decay")
 OPTIM_DEFAULTS = dict(optimizer="sgd", momentum=0.9, weight_decay=0.0)
 
@@ -87,7 +87,7 @@ CNN_BASE = dict(epochs=30, lr=0.1, batch_size=128, optimizer="sgd", momentum=0.9
 
 def _circles_stage(sid: str, title: str, how: str, optim: bool = False) -> Stage:
     keys = _pick(*MLP_KEYS, "grid_every", *(OPTIM_KEYS if optim else ()))
-    defaults = dict(MLP_DEFAULTS, **(OPTIM_DEFAULTS if optim else {}))
+    defaults = dict(MLP_DEFAULTS, grid_every=10, **(OPTIM_DEFAULTS if optim else {}))
     return Stage(
         id=sid, part="2-ab", title=title,
         teaches=f"{how}\n{MLP_EQUATIONS}\n{SAME_COMPUTATION}",

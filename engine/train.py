@@ -209,18 +209,25 @@ def _best(history: list[dict[str, Any]]) -> dict[str, Any]:
     return {"test_acc": row["test_acc"], "epoch": row["epoch"]}
 
 
-def resume(run_dir: str | Path, overrides: dict[str, Any] | None = None, **kwargs: Any) -> RunFinished:
-    """Continue a run from its last checkpoint into a new run folder (resumed_from names the old one).
-    overrides may only extend the run (epochs=N) or change the device."""
-    run_dir = Path(run_dir)
-    config = read_config(run_dir)
+def resume_config(config: dict[str, Any], overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A saved config.json plus resume overrides (epochs, device), validated again like a new run's.
+    Preset values a user cannot set on that stage (e.g. grid_every on mnist-mlp) come from the preset."""
     overrides = dict(overrides or {})
     bad = set(overrides) - {"epochs", "device"}
     if bad:
         raise ConfigError(f"resume accepts only epochs and device, not {', '.join(sorted(bad))} "
                           "(start a new run to change other keys)")
-    base = {k: v for k, v in config.items() if k != "stage"}
-    merged = resolve_config(config["stage"], {**base, **overrides})
+    stage = get_stage(config["stage"])
+    base = {k: v for k, v in config.items()
+            if k != "stage" and not (k in stage.defaults and k not in stage.keys)}
+    return resolve_config(stage.id, {**base, **overrides})
+
+
+def resume(run_dir: str | Path, overrides: dict[str, Any] | None = None, **kwargs: Any) -> RunFinished:
+    """Continue a run from its last checkpoint into a new run folder (resumed_from names the old one).
+    overrides may only extend the run (epochs=N) or change the device."""
+    run_dir = Path(run_dir)
+    merged = resume_config(read_config(run_dir), overrides)
     checkpoint = load_checkpoint(run_dir)
     ckpt_epoch = checkpoint["epoch"]
     if merged.get("epochs", 1) <= ckpt_epoch:

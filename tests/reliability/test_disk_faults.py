@@ -1,0 +1,93 @@
+"""Point 6: the disk fills up or the checkpoint folder turns unwritable while a checkpoint is saved: the
+previous checkpoint stays whole and loadable, the run ends failed with a clear message (exit 1)."""
+import errno
+import json
+import os
+
+from engine.config import resolve_config
+from engine.runstore import load_checkpoint, read_metrics, read_record
+from engine.train import train
+
+
+def _no_temp_files(run_dir):
+    return [p.name for p in (run_dir / "checkpoints").iterdir() if p.name != "last.pt"] == []
+
+
+def test_checkpoint_write_fails_after_first_success_in_process(tmp_path, monkeypatch):
+    """Fault injection: fsync of a new checkpoint fails with ENOSPC once the first one is saved (the temp file
+    already holds data: the real cleanup path runs)."""
+    monkeypatch.setenv("NNLAB_CHECKPOINT_EVERY_S", "0")  # a checkpoint every epoch
+    real_fsync, saved = os.fsync, []
+
+    def fsync(fd):
+        target = os.readlink(f"/proc/self/fd/{fd}")
+        if "last.pt" in os.path.basename(target):
+            if saved:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            saved.append(target)
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    config = resolve_config("circles-optim", {"epochs": "10"})
+    result = train(config, runs_dir=str(tmp_path), data_dir=str(tmp_path))
+    run_dir = tmp_path / result.run_id
+    assert result.status == "failed"
+    assert "could not save the checkpoint of epoch 2" in result.message
+    assert "No space left on device" in result.message and "checkpoint of epoch 1 is kept" in result.message
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["status"] == "failed" and record["message"] == result.message
+    assert load_checkpoint(run_dir)["epoch"] == 1 and _no_temp_files(run_dir)
+    assert len(read_metrics(run_dir)) == 2 == result.epochs_done  # the epoch done is recorded, then it stopped
+
+
+def _fs_run(background, mounts, tmp_path, extra_args=()):
+    fs = tmp_path / "fs"
+    fs.mkdir()
+    mounts("-t", "tmpfs", "-o", "size=16m", "nnlab-test", str(fs))
+    runs = fs / "runs"
+    run = background("run", "circles-optim", "epochs=100000", "grid_every=100000", *extra_args,
+                     env={"NNLAB_CHECKPOINT_EVERY_S": "0"}, runs_dir=runs)
+    run_dir = run.wait_rows(3, checkpoint=True)
+    return fs, run, run_dir
+
+
+def _check_failed(run, run_dir, needle):
+    rc = run.wait(timeout=60)
+    err = run.stderr()
+    assert rc == 1, err[-2000:]
+    assert "Traceback" not in err
+    assert "could not save the checkpoint" in err and needle in err, err[-2000:]
+    ckpt = load_checkpoint(run_dir)  # the previous checkpoint: whole and loadable
+    rows = read_metrics(run_dir)
+    assert 3 <= ckpt["epoch"] <= len(rows) < 100000
+    assert [r["epoch"] for r in ckpt["history"]] == list(range(1, ckpt["epoch"] + 1))
+    assert _no_temp_files(run_dir)
+    return ckpt
+
+
+def test_disk_fills_up_during_run(background, mounts, tmp_path):
+    """A real 16 MiB tmpfs, filled by another file while the run goes on; 64 KiB stay free: enough for
+    metrics rows and run.json, not for a ~200 KB checkpoint (hidden=5000)."""
+    fs, run, run_dir = _fs_run(background, mounts, tmp_path, ["hidden=5000"])
+    with open(fs / "filler", "wb") as fh:
+        try:
+            while True:
+                fh.write(b"\0" * (1 << 16))
+                fh.flush()
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+    os.truncate(fs / "filler", os.path.getsize(fs / "filler") - (1 << 16))
+    _check_failed(run, run_dir, "No space left on device")
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["status"] == "failed" and "No space left on device" in record["message"]
+    assert read_record(run_dir)["status"] == "failed"
+
+
+def test_checkpoint_folder_turns_read_only(background, mounts, tmp_path):
+    fs, run, run_dir = _fs_run(background, mounts, tmp_path)
+    ckpts = str(run_dir / "checkpoints")
+    mounts("--bind", ckpts, ckpts)
+    mounts("-o", "remount,bind,ro", ckpts)
+    _check_failed(run, run_dir, "Read-only file system")
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["status"] == "failed" and "Read-only file system" in record["message"]
