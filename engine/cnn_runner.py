@@ -8,25 +8,11 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from engine.config import ConfigError
+from engine.devices import resolve_device
 from engine.runner import StopRequested
 
 EVAL_BATCH = 1000
 N_SAMPLES = 16
-
-
-def resolve_device(name: str) -> str:
-    """auto -> cuda, then mps, then cpu. An unavailable device is a ConfigError."""
-    import torch
-
-    cuda = torch.cuda.is_available()
-    mps = bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
-    available = ["cpu"] + (["cuda"] if cuda else []) + (["mps"] if mps else [])
-    if name == "auto":
-        return "cuda" if cuda else "mps" if mps else "cpu"
-    if name not in available:
-        raise ConfigError(f"invalid value for device: {name!r} is not available on this machine "
-                          f"(available: auto, {', '.join(available)})")
-    return name
 
 
 def build(config: dict[str, Any], data_dir: str) -> "CNNRunner":

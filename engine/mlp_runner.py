@@ -26,24 +26,6 @@ SHUFFLE_SEED_OFFSET = 1_000_003  # the data-order generator's seed is seed + thi
 N_SAMPLES = 16  # sample predictions shown for image data sets
 
 
-def resolve_device(name: str, small: bool = False) -> torch.device:
-    """cpu | auto | cuda | mps -> a torch.device; an unavailable accelerator is a ConfigError.
-    small=True: auto picks the CPU (a 2-D toy problem runs faster there)."""
-    cuda = torch.cuda.is_available()
-    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
-    if name == "cuda" and not cuda:
-        raise ConfigError("invalid value for device: 'cuda' (CUDA is not available here; allowed: auto, cpu)")
-    if name == "mps" and not mps:
-        raise ConfigError("invalid value for device: 'mps' (MPS is not available here; allowed: auto, cpu)")
-    if name == "cuda" or (name == "auto" and cuda and not small):
-        return torch.device("cuda", torch.cuda.current_device())
-    if name == "mps":
-        return torch.device("mps")
-    if name in ("cpu", "auto"):
-        return torch.device("cpu")
-    raise ConfigError(f"invalid value for device: {name!r} (allowed: one of auto, cpu, cuda, mps)")
-
-
 def load_dataset(name: str, data_dir: str) -> dict:
     """circles | digits | mnist | a .mat path -> the loaders' dict (engine.data_*)."""
     if name == "circles":
@@ -229,6 +211,8 @@ class MLPRunner:
 
 def build(config: dict[str, Any], data_dir: str) -> MLPRunner:
     """The factory named by the MLP stages (engine.stages): loads the data, builds the model."""
-    device = resolve_device(config.get("device", "cpu"), small=config["stage"] != "mnist-mlp")
+    from engine.devices import resolve_device
+
+    device = torch.device(resolve_device(config.get("device", "cpu"), small=config["stage"] != "mnist-mlp"))
     data = load_dataset(config["dataset"], data_dir)
     return MLPRunner(config, data, device)
