@@ -57,6 +57,7 @@ def _process_age() -> float | None:
 PROBE = ("import json, torch; m = getattr(torch.backends, 'mps', None); "
          "print(json.dumps({'cuda': bool(torch.cuda.is_available()), 'mps': bool(m is not None and m.is_available())}))")
 
+SCREENS_GROUP = Binding.Group("screens")
 SCREEN_KEYS = (("lab", "1", "f2"), ("train", "2", "f3"), ("history", "3", "f4"), ("compare", "4", "f5"))
 
 
@@ -68,9 +69,10 @@ class NNLabApp(App[int]):
     DEFAULT_MODE = "lab"
     BINDINGS = [
         Binding("f1,question_mark", "help", "Help", key_display="?"),
-        *[Binding(f"{digit},{fkey}", f"goto('{mode}')", mode.capitalize(), key_display=digit)
+        # one footer entry "1 2 3 4 screens" (each key's screen is in the header, the help and the palette)
+        *[Binding(f"{digit},{fkey}", f"goto('{mode}')", mode.capitalize(), key_display=digit, group=SCREENS_GROUP)
           for mode, digit, fkey in SCREEN_KEYS],
-        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("ctrl+q", "quit", "Quit", priority=True, show=False),  # in help and the palette; the footer is full
         Binding("ctrl+t", "next_theme", "Theme", show=False),
     ]
     THEMES_CYCLE = ("textual-dark", "textual-light", "textual-ansi", "nord", "gruvbox", "monokai")

@@ -38,11 +38,29 @@ def nnlab_commands(app: "NNLabApp", screen: Screen) -> Iterable[SystemCommand]:
                             partial(app.action_goto, mode))
     yield SystemCommand("Help: all keys", "every key of every screen (?)", app.action_help)
     yield SystemCommand("Next theme", "cycle dark, light, ANSI (plain terminals) ... (ctrl+t)", app.action_next_theme)
-    seen: set[str] = set()
-    for binding in _bindings(type(screen)):
-        if not binding.description or binding.action in seen:
-            continue
-        seen.add(binding.action)
-        name = type(screen).__name__.replace("Screen", "")
-        yield SystemCommand(f"{name}: {binding.description}", f"key {first_key(binding)}",
-                            partial(screen.run_action, binding.action))
+    # this screen's actions first, then every other screen's (going there first), so the palette
+    # reaches every action from anywhere: "Train: Stop" works from History too
+    from tui.screens.help import screen_classes
+
+    here = type(screen)
+    classes = [(name, cls) for name, cls in screen_classes() if name != "everywhere"]
+    classes.sort(key=lambda item: item[1] is not here)
+    for name, cls in classes:
+        mode = name.lower()
+        seen: set[str] = set()
+        for binding in _bindings(cls):
+            if not binding.description or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            help_text = f"key {first_key(binding)}" + (f": {binding.tooltip}" if binding.tooltip else "")
+            if cls is here:
+                yield SystemCommand(f"{name}: {binding.description}", help_text,
+                                    partial(screen.run_action, binding.action))
+            else:
+                yield SystemCommand(f"{name}: {binding.description}", f"{help_text} (goes to {name})",
+                                    partial(_run_elsewhere, app, mode, binding.action))
+
+
+def _run_elsewhere(app: "NNLabApp", mode: str, action: str) -> None:
+    app.action_goto(mode)
+    app.call_after_refresh(lambda: app.screen.run_action(action))

@@ -37,6 +37,13 @@ def date(created: Any) -> str:
     return created[:10] + " " + created[11:16]
 
 
+def short_date(created: Any) -> str:
+    """'2026-01-02T03:04:05Z' -> '01-02 03:04' (UTC, no year: for narrow tables)."""
+    if not isinstance(created, str) or len(created) < 16:
+        return "-"
+    return created[5:10] + " " + created[11:16]
+
+
 def value(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:g}"

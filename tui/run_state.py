@@ -105,8 +105,30 @@ class RunState:
     def lr(self) -> float | None:
         return self.history[-1].get("lr") if self.history else self.config.get("lr")
 
+    def blown_up(self) -> tuple[float, float] | None:
+        """(last, lowest) training loss when the loss exploded (see blew_up), else None."""
+        losses = [r.get("train_loss") for r in self.history]
+        losses = [x for x in losses if isinstance(x, (int, float)) and math.isfinite(x)]
+        if not losses or not blew_up(losses[-1], min(losses)):
+            return None
+        return losses[-1], min(losses)
+
     def diverged(self) -> bool:
         if self.status == "diverged":
             return True
         return any(isinstance(r.get(k), float) and not math.isfinite(r[k])
                    for r in self.history for k in ("train_loss", "test_loss"))
+
+
+BLOWUP_LOSS = 25.0  # per example: a classifier that guesses scores about ln(classes), 0.7 to 2.3
+
+
+def blew_up(last: Any, lowest: Any = None) -> bool:
+    """The training loss exploded without becoming non-finite (a too-large lr with tanh or ReLU nets
+    often does: the run 'finishes' near chance accuracy with a loss in the hundreds)."""
+    if not isinstance(last, (int, float)) or isinstance(last, bool) or not math.isfinite(last):
+        return False
+    if last > BLOWUP_LOSS:
+        return True
+    return (isinstance(lowest, (int, float)) and not isinstance(lowest, bool) and math.isfinite(lowest)
+            and lowest > 0 and last > 1.0 and last > 10 * lowest)

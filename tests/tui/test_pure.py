@@ -79,3 +79,24 @@ def test_boundary_picture_orientation():
     # points are drawn where they are: top-left point -> first row, first column
     marked = boundary_rows(grid["prob"], 40, 20, points=[[-1.95, 1.95, 0]])
     assert marked[0][0][0] == "•"
+
+
+def test_blew_up_says_an_exploded_but_finite_loss():
+    from tui.run_state import blew_up
+
+    assert blew_up(871.4, 649.8)  # circles-optim lr=50: finite, far above a guessing classifier
+    assert blew_up(8.0, 0.3)  # rose tenfold from its lowest
+    assert not blew_up(0.25, 0.2) and not blew_up(0.69, None)
+    assert not blew_up(float("nan"), 0.3) and not blew_up(None, 0.3)  # non-finite is "diverged", not this
+
+
+def test_history_columns_fit_80_and_show_all_when_wide():
+    from tui.screens.history import NAME_MIN, table_columns
+
+    for width in (80, 100):
+        cols = table_columns(width)
+        keys = [k for k, _, _ in cols]
+        assert keys == ["mark", "stage", "name", "status", "best", "last", "epochs", "date"]
+        assert sum(w for _, _, w in cols) + len(cols) - 1 + 2 <= width  # one space between, room for a scrollbar
+        assert dict((k, w) for k, _, w in cols)["name"] >= NAME_MIN
+    assert [k for k, _, _ in table_columns(200)][-3:] == ["time", "date", "tags"]

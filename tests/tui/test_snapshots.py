@@ -33,8 +33,13 @@ async def wait_for(pilot, predicate, timeout: float = 5.0) -> None:
     await pilot.pause()
 
 
+async def lab_ready(pilot) -> None:
+    """The Lab builds its value fields just after the first paint: wait for them."""
+    await wait_for(pilot, lambda: getattr(pilot.app.screen, "form_ready", False))
+
+
 def test_lab_small(snap_compare, runs_dir):
-    assert snap_compare(make_app(runs_dir), terminal_size=SMALL)
+    assert snap_compare(make_app(runs_dir), terminal_size=SMALL, run_before=lab_ready)
 
 
 def test_lab_cnn_invalid_value(snap_compare, runs_dir):
@@ -42,7 +47,7 @@ def test_lab_cnn_invalid_value(snap_compare, runs_dir):
         lab = pilot.app.screen
         stages = lab.query_one("#stages")
         stages.highlighted = stages.get_option_index("cifar-augment")
-        await wait_for(pilot, lambda: lab.stage.id == "cifar-augment")
+        await wait_for(pilot, lambda: lab.stage.id == "cifar-augment" and lab.form_ready)
         lab.query_one("#key-lr").value = "fast"
         await pilot.pause()
 
@@ -144,4 +149,8 @@ def test_compare_sweep(snap_compare, runs_dir):
 
 
 def test_help(snap_compare, runs_dir):
-    assert snap_compare(make_app(runs_dir), terminal_size=LARGE, press=["question_mark"])
+    async def run_before(pilot):
+        await lab_ready(pilot)
+        await pilot.press("question_mark")
+
+    assert snap_compare(make_app(runs_dir), terminal_size=LARGE, run_before=run_before)

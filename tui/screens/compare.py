@@ -70,10 +70,11 @@ def sweep_tags(runs: list[dict[str, Any]]) -> list[str]:
 
 
 class CompareScreen(Screen):
+    SUB_TITLE = "4 Compare: runs side by side"
     BINDINGS = [
         Binding("m", "metric", "Metric"),
-        Binding("x", "xaxis", "Epoch/time"),
-        Binding("s", "smooth", "Smoothing"),
+        Binding("x", "xaxis", "X axis", tooltip="epoch or wall time"),
+        Binding("s", "smooth", "Smooth", tooltip="causal EMA smoothing: cycle its strength"),
         Binding("l", "log", "Log y"),
         Binding("k", "all_keys", "All keys", show=False),
         Binding("v", "view", "View"),
@@ -106,7 +107,7 @@ class CompareScreen(Screen):
             with Vertical(id="sweep"):
                 yield CurvePlot(id="sweep-plot")
                 yield DataTable(id="sweep-table", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.load_runs()
@@ -143,8 +144,8 @@ class CompareScreen(Screen):
     def _bar(self) -> None:
         views = "  ".join(f"[{v}]" if v == self.view else v for v in VIEWS)
         self.query_one("#compare-bar", Static).update(
-            f"{views} (v) | {self.metric} (m) | x {'time' if self.wall else 'epoch'} (x) | "
-            f"ema {self.smoothing:g} (s) | {'log' if self.ylog else 'lin'} y (l)")
+            f"v {views} | m {self.metric} | x {'wall time' if self.wall else 'epoch'} | "
+            f"s ema {self.smoothing:g} | l {'log' if self.ylog else 'lin'} y")
 
     def _series(self, records: list[dict[str, Any]], labels: list[str], colours: list) -> list[Series]:
         out: list[Series] = []
@@ -180,15 +181,15 @@ class CompareScreen(Screen):
             keys = list(dict.fromkeys(k for c in configs for k in c))
         table = self.query_one("#compare-table", DataTable)
         table.clear(columns=True)
-        table.add_columns("", "run", "stage", "status", "best", "last", "best@", "epochs",
-                          *[k for k in keys])
+        # the keys that differ come right after the run: they are the point of the table (and stay in view at 80)
+        table.add_columns("", "run", *[k for k in keys], "best", "last", "best@", "done", "status", "stage")
         for i, r in enumerate(records):
             hist = r["history"]
             best = best_row(hist)
             last = hist[-1] if hist else {}
-            table.add_row(Text("■", style=hex_colour(colours[i])), labels[i], r.get("stage", "-"), r.get("status"),
+            table.add_row(Text("■", style=hex_colour(colours[i])), labels[i], *[value(r["config"].get(k)) for k in keys],
                           pct(best.get("test_acc")), pct(last.get("test_acc")), value(best.get("epoch")),
-                          str(len(hist)), *[value(r["config"].get(k)) for k in keys])
+                          str(len(hist)), r.get("status"), r.get("stage", "-"))
         if len(records) >= 2 and not keys:
             self.notify("no hyperparameter differs between these runs (k shows all)", timeout=3)
 

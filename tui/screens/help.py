@@ -6,11 +6,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 from tui.commands import _bindings
 
-ABOUT = ("nnlab: the RDFIA neural-network practical in a terminal. Keyboard only; works over SSH from 80x24.\n"
+ABOUT = ("esc, q or ? closes this help; up/down/pgup/pgdn scroll it.\n"
+         "nnlab: the RDFIA neural-network practical in a terminal. Keyboard only; works over SSH from 80x24.\n"
          "ctrl+p opens the command palette: every action below is there too (type to search).\n"
          "Headless: `nnlab run STAGE key=value`, `nnlab runs list`, `nnlab sweep` - their runs appear in History.")
 
@@ -45,7 +46,10 @@ def help_table() -> Table:
         table.add_row(f"[reverse] {title} [/]", "")
         for b in _bindings(cls):
             if b.description or b.show is False:
-                table.add_row(key_name(b), b.description or b.action)
+                text = b.description or b.action
+                if b.tooltip:
+                    text += f": {b.tooltip}"
+                table.add_row(key_name(b), text)
     table.add_row("", "")
     table.add_row("[reverse] in tables and lists [/]", "")
     table.add_row("up, down, pgup, pgdn", "move; enter selects; tab / shift+tab moves between fields")
@@ -59,6 +63,7 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="help"):
             yield Static(ABOUT, markup=False)
             yield Static(help_table())
+        yield Footer(compact=True)  # shows "esc Close" (the screen below keeps its own footer)
 
     def action_close(self) -> None:
         self.dismiss(None)

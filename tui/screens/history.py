@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from tui.format import date, duration, pct, short_name
+from tui.format import date, duration, pct, short_date, short_name
 from tui.fuzzy import matches
 from tui.widgets.curves import CurvePlot, Series
 from tui.widgets.dialogs import PromptScreen
@@ -42,6 +42,18 @@ def last_acc(r: dict[str, Any]) -> float | None:
     return ((r.get("summary") or {}).get("last") or {}).get("test_acc")
 
 
+def last_loss(r: dict[str, Any]) -> float | None:
+    return ((r.get("summary") or {}).get("last") or {}).get("train_loss")
+
+
+def exploded(r: dict[str, Any]) -> bool:
+    """A run whose training loss exploded but stayed finite (status finished or stopped, near chance)."""
+    from tui.run_state import blew_up
+
+    lowest = ((r.get("summary") or {}).get("best") or {}).get("train_loss", {}).get("value")
+    return r.get("status") != "diverged" and blew_up(last_loss(r), lowest)
+
+
 def epochs_done(r: dict[str, Any]) -> int:
     return int((r.get("summary") or {}).get("epochs_done") or 0)
 
@@ -61,12 +73,46 @@ class RunsListed(Message):
         self.runs = runs
 
 
+WIDE = 120  # from this table width on, the table also shows time, the full date and the tags
+# (key, label, width or None for the name column's share); cells are padded to these widths
+NARROW_COLUMNS = (("mark", "", 1), ("stage", "stage", 16), ("name", "name", None), ("status", "status", 11),
+                  ("best", "best", 6), ("last", "last", 6), ("epochs", "epochs", 7), ("date", "date UTC", 11))
+WIDE_COLUMNS = (("mark", "", 1), ("stage", "stage", 16), ("name", "name", None), ("status", "status", 11),
+                ("best", "best", 6), ("last", "last", 6), ("epochs", "epochs", 9), ("time", "time", 7),
+                ("date", "date (UTC)", 16), ("tags", "tags", 24))
+NAME_MIN, NAME_MAX = 8, 30
+
+
+def table_columns(width: int) -> tuple[tuple[str, str, int], ...]:
+    """The columns for a table `width` cells wide (one space between columns): the name takes what is
+    left (within NAME_MIN..NAME_MAX; when wide it leaves the tags at least 12); a vertical scrollbar
+    (2 cells) is kept free."""
+    wide = width >= WIDE
+    spec = WIDE_COLUMNS if wide else NARROW_COLUMNS
+    fixed = sum(w for k, _, w in spec if w and k != "tags") + len(spec) - 1 + 2
+    avail = width - fixed
+    name = max(NAME_MIN, min(NAME_MAX, avail - 12 if wide else avail))
+    tags = max(8, avail - name)
+    return tuple((key, label, tags if key == "tags" else w or name) for key, label, w in spec)
+
+
+def id_created(run_id: str) -> str:
+    """'20250304-080000-stage-abcd' -> '2025-03-04T08:00:00Z' (a damaged run's date, from its id)."""
+    r = str(run_id)
+    return f"{r[0:4]}-{r[4:6]}-{r[6:8]}T{r[9:11]}:{r[11:13]}:{r[13:15]}Z" if len(r) >= 15 else ""
+
+
+def fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:max(width - 1, 0)] + "\u2026"
+
+
 def row_signature(r: dict[str, Any]) -> tuple:
     return (r.get("id"), r.get("status"), r.get("name"), tuple(r.get("tags") or []), epochs_done(r), best_acc(r),
             last_acc(r), r.get("duration_s"), r.get("notes"), r.get("reason"))
 
 
 class HistoryScreen(Screen):
+    SUB_TITLE = "3 History: saved runs"
     BINDINGS = [
         Binding("slash", "search", "Search", key_display="/"),
         Binding("o", "sort", "Sort"),
@@ -80,9 +126,9 @@ class HistoryScreen(Screen):
         Binding("r", "rename", "Rename", show=False),
         Binding("t", "tag", "Tag", show=False),
         Binding("n", "note", "Note", show=False),
-        Binding("d", "delete", "Delete"),
+        Binding("d", "delete", "Delete", show=False),
         Binding("u", "undo", "Undo delete", show=False),
-        Binding("a", "again", "Run again"),
+        Binding("a", "again", "Run again", show=False),
         Binding("e", "edit", "Edit in Lab", show=False),
         Binding("ctrl+l", "reload", "Reload", show=False),
     ]
@@ -99,30 +145,48 @@ class HistoryScreen(Screen):
         self.trash: list[Path] = []
         self._signature: tuple = ()
         self._preview_id: str | None = None
+        self.columns: tuple[tuple[str, str, int], ...] = ()
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Input(placeholder="/ search (fuzzy; stage:… status:… tag:… name:…)", id="history-search")
         yield Static(id="history-filters", markup=False)
-        table = DataTable(id="history-table", cursor_type="row", zebra_stripes=True)
+        table = DataTable(id="history-table", cursor_type="row", zebra_stripes=True, cell_padding=0)
         yield table
         with Horizontal(id="history-bottom"):
             yield CurvePlot("select a run to preview its curves", id="history-preview")
             yield Static(id="history-detail", markup=False)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for label, key in (("", "mark"), ("stage", "stage"), ("name", "name"), ("status", "status"),
-                           ("best", "best"), ("last", "last"), ("epochs", "epochs"), ("time", "time"),
-                           ("date (UTC)", "date"), ("tags", "tags")):
-            table.add_column(label, key=key)
+        self._set_columns(self.app.size.width)
         table.focus()
         self.set_interval(POLL_S, self.poll)
         self.poll()
 
     def on_screen_resume(self) -> None:
         self.poll()
+
+    def on_resize(self) -> None:
+        if self._set_columns(self.size.width):
+            self.refresh_table(force=True)
+
+    def _set_columns(self, width: int) -> bool:
+        """Fit the columns to the width: at 80 the essential ones, from WIDE on also time and tags."""
+        columns = table_columns(width)
+        if columns == self.columns:
+            return False
+        self.columns = columns
+        table = self.query_one(DataTable)
+        table.clear(columns=True)
+        last = len(columns) - 1
+        for i, (key, label, w) in enumerate(columns):
+            right = key in ("best", "last", "epochs", "time")
+            text = label.rjust(w) if right else label.ljust(w)
+            table.add_column(text + (" " if i < last else ""), key=key, width=w + (1 if i < last else 0))
+        self._signature = ()
+        return True
 
     # ------------------------------------------------------------------ data
     def poll(self) -> None:
@@ -161,23 +225,46 @@ class HistoryScreen(Screen):
         current = self.current_id()
         table.clear()
         for r in shown:
-            table.add_row(*self.cells(r), key=r["id"])
+            table.add_row(*self.fitted(self.cells(r)), key=r["id"])
         if current is not None and current in [r["id"] for r in shown]:
             table.move_cursor(row=[r["id"] for r in shown].index(current), animate=False)
         self.update_preview(force=True)
 
-    def cells(self, r: dict[str, Any]) -> list[Any]:
-        from rich.text import Text
-
+    def cells(self, r: dict[str, Any]) -> dict[str, Any]:
+        """Every column's cell by key (text, style); `fitted` keeps the ones shown at this width."""
         status = r.get("status", "?")
         mark = str(self.marked.index(r["id"]) + 1) if r["id"] in self.marked else ""
         if status == "damaged":
-            return [mark, "-", Text(str(r.get("reason", ""))[:40], style="italic"), Text("damaged", style=STATUS_STYLE[status]),
-                    "-", "-", "-", "-", r["id"][:15], ""]
-        total = r.get("epochs", "?")
-        return [mark, r.get("stage", "-"), short_name(r)[:26], Text(status, style=STATUS_STYLE.get(status, "")),
-                pct(best_acc(r)), pct(last_acc(r)), f"{epochs_done(r)}/{total}", duration(r.get("duration_s")),
-                date(r.get("created")), ",".join(str(t) for t in r.get("tags") or [])[:30]]
+            return {"mark": mark, "stage": "-", "name": (str(r.get("reason", "")), "italic"),
+                    "status": ("damaged", STATUS_STYLE[status]), "best": "-", "last": "-", "epochs": "-",
+                    "time": "-", "date": self._date(id_created(r["id"])), "tags": ""}
+        name = str(r.get("name") or "")
+        named = bool(name) and name != r.get("id")
+        return {"mark": (mark, "bold reverse"), "stage": r.get("stage", "-"),
+                "name": name if named else (f"#{str(r.get('id', ''))[-4:]}", "dim"),
+                "status": (status + " \u26a0", "bold yellow") if exploded(r) else (status, STATUS_STYLE.get(status, "")),
+                "best": pct(best_acc(r)), "last": pct(last_acc(r)),
+                "epochs": f"{epochs_done(r)}/{r.get('epochs', '?')}", "time": duration(r.get("duration_s")),
+                "date": self._date(r.get("created")),
+                "tags": ",".join(str(t) for t in r.get("tags") or [])}
+
+    def _date(self, created: Any) -> str:
+        """The full date when the table is wide, 'MM-DD HH:MM' at 80 columns."""
+        return date(created) if any(k == "tags" for k, _, _ in self.columns) else short_date(created)
+
+    def fitted(self, cells: dict[str, Any]) -> list[Any]:
+        from rich.text import Text
+
+        out = []
+        last = len(self.columns) - 1
+        for i, (key, _, width) in enumerate(self.columns):
+            text, style = cells[key] if isinstance(cells[key], tuple) else (cells[key], "")
+            text = fit(str(text), width)
+            if not text:
+                style = ""
+            text = text.rjust(width) if key in ("best", "last", "epochs", "time") else text.ljust(width)
+            out.append(Text(text, style=style, end="") + (" " if i < last else ""))
+        return out
 
     def _draw_filters(self, n: int) -> None:
         active = [f"{k}={v}" for k, v in self.filters.items() if v]
@@ -186,7 +273,7 @@ class HistoryScreen(Screen):
         self.query_one("#history-filters", Static).update(
             f"{n} of {len(self.runs)} runs, {order}" + (f"; filters: {', '.join(active)}" if active else "")
             + (f"; marked {len(self.marked)}" if self.marked else "")
-            + "   (f stage, F status, T tag, o sort, space mark, c compare)")
+            + "   f F T: filter  o O: sort")
 
     def current_id(self) -> str | None:
         table = self.query_one(DataTable)
@@ -224,10 +311,17 @@ class HistoryScreen(Screen):
         xs = [r["epoch"] for r in rows]
         plot.set_series([Series("train acc", xs, [r.get("train_acc") for r in rows], (66, 135, 245)),
                          Series("test acc", xs, [r.get("test_acc") for r in rows], (245, 130, 48))],
-                        title=f"{record.get('name') or record['id']}: accuracy", xlabel="epoch")
+                        title=f"{short_name(record)}: accuracy", xlabel="epoch")
         lines = [record["id"], f"status {record.get('status')}  device {record.get('device', '-')}",
                  f"best {pct(best_acc(record))} at epoch {best_epoch(record) or '-'}",
-                 f"last {pct(last_acc(record))}  seed {record.get('seed', '-')}"]
+                 f"last {pct(last_acc(record))}  seed {record.get('seed', '-')}",
+                 f"{date(record.get('created'))} UTC, took {duration(record.get('duration_s'))}"]
+        if record.get("tags"):
+            lines.append("tags: " + ", ".join(str(t) for t in record["tags"]))
+        if exploded(record):
+            lr = (record.get("summary") or {}).get("last", {}).get("lr")
+            lines.append(f"\u26a0 the loss blew up ({last_loss(record):.4g} per example)"
+                         + (f": lr {lr:g} too large" if isinstance(lr, (int, float)) else ""))
         if record.get("message"):
             lines.append(str(record["message"]))
         if record.get("resumed_from"):

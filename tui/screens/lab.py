@@ -14,8 +14,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, Label, OptionList, RadioButton, RadioSet, Static
+from textual.widgets import Footer, Header, Input, OptionList, RadioButton, RadioSet, Static
 from textual.widgets.option_list import Option
+from textual.content import Content
 
 from engine.config import ConfigError, resolve_config
 from engine.stages import STAGES, Stage
@@ -35,6 +36,10 @@ def teaches_renderable(text: str):
                           style="" if pre else "italic"))
     return Group(*parts)
 DEVICES = ("auto", "cpu", "cuda", "mps")
+NAME_HELP = "optional: shown in History instead of the run id"
+ACTIONS = ("[@click=screen.start][b reverse $success] \u25b6 Start run [/][/] ctrl+r     "
+           "[@click=screen.defaults][reverse] Defaults [/][/] ctrl+d")
+STAGES_HINT = "up/down: pick a stage   enter: edit its values   ctrl+r: start   ? all keys"
 
 
 def value_text(value: Any) -> str:
@@ -45,23 +50,23 @@ def value_text(value: Any) -> str:
     return str(value)
 
 
-def form_rows(stage: Stage, values: dict[str, Any]) -> list:
-    """One row per key (label, value, help) and a hidden line for its error."""
-    rows: list = []
-    for name, spec in stage.keys.items():
-        if name == "device":
-            continue
-        rows.append(Horizontal(
-            Label(name, classes="key-label"),
-            Input(value_text(values.get(name, "")), id=f"key-{name}", classes="key-input",
-                  tooltip=f"{spec.help} ({spec.allowed()})"),
-            Static(spec.help, classes="key-help", markup=False),
-            classes="key-row"))
-        rows.append(Static("", id=f"err-{name}", classes="error key-error", markup=False))
-    return rows
+def form_keys(stage: Stage) -> list[str]:
+    """The keys with a text field (the device has its own radio row)."""
+    return [name for name in stage.keys if name != "device"]
+
+
+def key_input(stage: Stage, name: str, value: Any) -> Input:
+    spec = stage.keys[name]
+    return Input(value_text(value), id=f"key-{name}", classes="key-input", tooltip=f"{spec.help} ({spec.allowed()})")
 
 
 class LabScreen(Screen):
+    """The form is three columns that line up row by row: one Static with the key names, one
+    Input per key, one Static with each key's help (or, in red, its error). The focused key's
+    full help and any error show in a line docked under the form, always in view. Few widgets
+    (one per key, not five) keep the first paint and stage switches fast."""
+
+    SUB_TITLE = "1 Lab: pick a stage, set its values, start"
     BINDINGS = [
         Binding("ctrl+r", "start", "Start run", priority=True),
         Binding("ctrl+d", "defaults", "Defaults"),
@@ -74,8 +79,11 @@ class LabScreen(Screen):
         self.stage: Stage = next(iter(STAGES.values()))
         self.errors: dict[str, str] = {}
         self.form_error = ""
+        self.focused_key: str | None = None
+        self._built: dict[str, str] = {}  # the text each field was built with (its first Changed is no edit)
 
     def compose(self) -> ComposeResult:
+        stage = self.stage
         yield Header()
         with Horizontal(id="lab"):
             options: list[Option | None] = []
@@ -83,42 +91,59 @@ class LabScreen(Screen):
                 if options:
                     options.append(None)
                 options.append(Option(title, id=f"part-{part}", disabled=True))
-                for stage in STAGES.values():
-                    if stage.part == part:
-                        options.append(Option(f"  {stage.id}", id=stage.id))
+                for s in STAGES.values():
+                    if s.part == part:
+                        options.append(Option(f"  {s.id}", id=s.id))
             yield OptionList(*options, id="stages")
-            with VerticalScroll(id="lab-detail"):
-                stage = self.stage
-                yield Static(f"{stage.id}  ({stage.part})  {stage.title}", id="stage-title", markup=False)
-                yield Static(teaches_renderable(stage.teaches), id="teaches")
-                yield Vertical(*form_rows(stage, dict(stage.defaults)), id="form")
-                with Horizontal(id="device-row"):
-                    yield Label("device", classes="key-label")
-                    with RadioSet(id="devices"):
-                        for name in DEVICES:
-                            yield RadioButton(name, id=f"dev-{name}", disabled=name in ("cuda", "mps"))
-                yield Static("", id="device-note", classes="hint")
-                with Horizontal(classes="key-row"):
-                    yield Label("run name", classes="key-label")
-                    yield Input(placeholder="(optional)", id="run-name", classes="key-input")
-                yield Static("", id="form-error", classes="error")
-                with Horizontal(id="lab-buttons"):
-                    yield Button("Start  ctrl+r", id="start", variant="success")
-                    yield Button("Defaults  ctrl+d", id="defaults")
-        yield Footer()
+            with Vertical(id="lab-detail"):
+                with VerticalScroll(id="lab-scroll"):
+                    yield Static(f"{stage.id}  ({stage.part})  {stage.title}", id="stage-title", markup=False)
+                    yield Static(teaches_renderable(stage.teaches), id="teaches")
+                    values = dict(stage.defaults)
+                    self._built = {k: value_text(values.get(k, "")) for k in form_keys(stage)}
+                    with Horizontal(id="form"):
+                        yield Static(id="form-labels")
+                        with Vertical(id="form-inputs"):
+                            # the values as plain text until the fields are built, right after the first paint
+                            yield Static("\n".join(self._built.values()), id="form-skeleton", markup=False)
+                            yield Input(placeholder="(optional)", id="run-name", classes="name-input",
+                                        tooltip=NAME_HELP)
+                        yield Static(id="form-help")
+                    has_device = "device" in stage.keys
+                    with Horizontal(id="device-row", classes="" if has_device else "hidden"):
+                        yield Static("device", classes="key-label")
+                        with RadioSet(id="devices"):
+                            for name in DEVICES:
+                                yield RadioButton(name, id=f"dev-{name}", disabled=name in ("cuda", "mps"),
+                                                  value=name == str(values.get("device", "auto")))
+                    yield Static("", id="device-note", classes="hint" if has_device else "hint hidden")
+                    yield Static(ACTIONS, id="lab-actions")  # clickable, like the footer keys
+                yield Static(STAGES_HINT, id="key-note")
+        yield Footer(compact=True)
 
-    async def on_mount(self) -> None:
+    def on_mount(self) -> None:
         stages = self.query_one("#stages", OptionList)
         stages.highlighted = stages.get_option_index(self.stage.id)
         stages.focus()
-        self.query_one("#device-row").display = self.query_one("#device-note").display = "device" in self.stage.keys
-        if "device" in self.stage.keys:
-            self._select_device(str(self.stage.defaults.get("device", "auto")))
+        self._draw_columns()
         app = self.app
         if getattr(app, "devices", None) is not None:
             self.devices_known(app.devices)  # type: ignore[attr-defined]
-        # the torch import (seconds) starts only once this screen has painted
+        # the torch import (seconds) starts only once this screen has painted, and the fields are
+        # built then too: the first paint shows the form as text (one widget instead of one per key)
         self.call_after_refresh(app.first_paint)  # type: ignore[attr-defined]
+        self.call_after_refresh(self._build_fields)
+
+    @property
+    def form_ready(self) -> bool:
+        """True once the value fields exist (just after the first paint)."""
+        return not self.query("#form-skeleton")
+
+    async def _build_fields(self) -> None:
+        if not self.form_ready:  # (a stage switch may have built them already)
+            pressed = self.query_one("#devices", RadioSet).pressed_button
+            device = {"device": str(pressed.label)} if pressed is not None else {}
+            await self.show_stage(self.stage, {**self._built, **device})
 
     # ------------------------------------------------------------------ stage and form
     @on(OptionList.OptionHighlighted, "#stages")
@@ -129,31 +154,102 @@ class LabScreen(Screen):
 
     @on(OptionList.OptionSelected, "#stages")
     def _stage_selected(self, event: OptionList.OptionSelected) -> None:
-        inputs = self.query(".key-input").results(Input)
-        first = next(iter(inputs), None)
+        first = next(iter(self.query(".key-input").results(Input)), None)
         if first is not None:
             first.focus()
 
     async def show_stage(self, stage: Stage, values: dict[str, Any] | None = None) -> None:
+        old_keys = form_keys(self.stage) if self.is_mounted else []
         self.stage = stage
         values = {**stage.defaults, **(values or {})}
         self.query_one("#stage-title", Static).update(f"{stage.id}  ({stage.part})  {stage.title}")
         self.query_one("#teaches", Static).update(teaches_renderable(stage.teaches))
-        form = self.query_one("#form", Vertical)
-        await form.remove_children()
-        rows = form_rows(stage, values)
-        await form.mount_all(rows)
+        keys = form_keys(stage)
+        self._built = {k: value_text(values.get(k, "")) for k in keys}
+        self.errors = {}
+        if keys == old_keys and self.form_ready:
+            for name in keys:  # same fields (the circles-* stages): only the values change
+                self.query_one(f"#key-{name}", Input).value = self._built[name]
+        else:
+            inputs = self.query_one("#form-inputs", Vertical)
+            await self.query(".key-input, #form-skeleton").remove()
+            await inputs.mount_all([key_input(stage, k, values.get(k, "")) for k in keys],
+                                   before=self.query_one("#run-name"))
         has_device = "device" in stage.keys
-        self.query_one("#device-row").display = has_device
-        self.query_one("#device-note").display = has_device
+        self.query_one("#device-row").set_class(not has_device, "hidden")
+        self.query_one("#device-note").set_class(not has_device, "hidden")
         if has_device:
             self._select_device(str(values.get("device", "auto")))
+        self._check_all()
+
+    def _check_all(self) -> None:
+        """Check every field (no events: the Changed of a freshly built field is skipped)."""
         self.errors = {}
-        self._set_form_error("")
+        for name in form_keys(self.stage):
+            try:
+                self.stage.keys[name].parse(self.query_one(f"#key-{name}", Input).value)
+            except ConfigError as exc:
+                self.errors[name] = str(exc)
+        for inp in self.query(".key-input").results(Input):
+            inp.set_class(inp.id[4:] in self.errors, "-bad")  # type: ignore[index]
+        self.validate()
+        self._draw_columns()
+
+    def _draw_columns(self) -> None:
+        """The key names (the focused one marked) and the help-or-error column."""
+        keys = form_keys(self.stage)
+        names = []
+        helps = []
+        for name in keys:
+            focused = name == self.focused_key
+            names.append((name + "\n", "bold reverse" if focused else ""))
+            if name in self.errors:
+                error = self.errors[name]
+                short = error[error.index("(allowed:") + 1:].rstrip(")") if "(allowed:" in error else error
+                helps.append(("\u2717 " + short + "\n", "$error bold"))
+            else:
+                helps.append((self.stage.keys[name].help + "\n", ""))
+        focused = self.focused_key == "run name"
+        names.append(("run name", "bold reverse" if focused else ""))
+        helps.append((NAME_HELP, ""))
+        self.query_one("#form-labels", Static).update(Content.assemble(*names))
+        self.query_one("#form-help", Static).update(Content.assemble(*helps))
+
+    def _draw_note(self) -> None:
+        """The line under the form: the focused key's help or error, then what keeps the run from starting."""
+        name = self.focused_key
+        parts: list[Any] = []
+        if name == "run name":
+            parts.append(("run name: " + NAME_HELP, "$text-muted"))
+        elif name == "device":
+            parts.append(("device: where to train (left/right, enter); only what torch can use here is enabled",
+                          "$text-muted"))
+        elif name is None or name not in self.stage.keys:
+            parts.append((STAGES_HINT, "$text-muted"))
+        elif name in self.errors:
+            parts.append((self.errors[name], "$error bold"))
+        else:
+            spec = self.stage.keys[name]
+            parts += [(name, "bold"), (f": {spec.help}.  allowed: {spec.allowed()}", "$text-muted")]
+        if self.form_error and not (name in self.errors and self.form_error.startswith(self.errors[name])):
+            parts.append(("\nnot ready: " + self.form_error, "$error bold"))
+        self.query_one("#key-note", Static).update(Content.assemble(*parts))
+
+    def on_descendant_focus(self, event) -> None:
+        widget = event.widget
+        wid = widget.id or ""
+        key = wid[4:] if wid.startswith("key-") else "run name" if wid == "run-name" else \
+            "device" if wid == "devices" else None
+        if key != self.focused_key:
+            self.focused_key = key
+            self._draw_columns()
+            self._draw_note()
 
     def _set_form_error(self, text: str) -> None:
+        if text == self.form_error:
+            return
         self.form_error = text
-        self.query_one("#form-error", Static).update(text)
+        self._draw_note()
 
     def _select_device(self, name: str) -> None:
         button = self.query_one(f"#dev-{name}", RadioButton)
@@ -176,20 +272,25 @@ class LabScreen(Screen):
         spec = self.stage.keys.get(name)
         if spec is None:
             return
+        if self._built.get(name) == event.value:  # the field as built (already checked), not an edit
+            return
+        self._built.pop(name, None)
+        had = self.errors.get(name)
         try:
             spec.parse(event.value)
         except ConfigError as exc:
             self.errors[name] = str(exc)
         else:
             self.errors.pop(name, None)
-        self._show_error(name)
+        if self.errors.get(name) != had:
+            self._show_error(name)
         self.validate()
 
     def _show_error(self, name: str) -> None:
-        text = self.errors.get(name, "")
-        self.query_one(f"#err-{name}", Static).update(text)
-        self.query_one(f"#err-{name}", Static).display = bool(text)
-        self.query_one(f"#key-{name}", Input).set_class(bool(text), "-bad")
+        self.query_one(f"#key-{name}", Input).set_class(name in self.errors, "-bad")
+        self._draw_columns()
+        if name == self.focused_key:
+            self._draw_note()
 
     def overrides(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -222,19 +323,14 @@ class LabScreen(Screen):
             self.notify(f"unknown stage {config.get('stage')!r}", severity="error")
             return
         stages = self.query_one("#stages", OptionList)
-        self.stage = stage
-        stages.highlighted = stages.get_option_index(stage.id)
         await self.show_stage(stage, {k: v for k, v in config.items() if k in stage.keys})
+        stages.highlighted = stages.get_option_index(stage.id)
 
     # ------------------------------------------------------------------ actions
     def action_start(self) -> None:
-        for name in list(self.stage.keys):
-            if name != "device":
-                try:
-                    self.stage.keys[name].parse(self.query_one(f"#key-{name}", Input).value)
-                except ConfigError as exc:
-                    self.errors[name] = str(exc)
-                    self._show_error(name)
+        if not self.form_ready:
+            return  # a few milliseconds after the first paint
+        self._check_all()
         config = self.validate()
         if config is None:
             self.notify(self.form_error or "fix the marked values", title="not started", severity="error")
@@ -251,10 +347,3 @@ class LabScreen(Screen):
     def action_focus_name(self) -> None:
         self.query_one("#run-name", Input).focus()
 
-    @on(Button.Pressed, "#start")
-    def _start_pressed(self) -> None:
-        self.action_start()
-
-    @on(Button.Pressed, "#defaults")
-    async def _defaults_pressed(self) -> None:
-        await self.action_defaults()

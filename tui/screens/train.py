@@ -43,11 +43,12 @@ def bar(fraction: float, width: int) -> str:
 
 
 class TrainScreen(Screen):
+    SUB_TITLE = "2 Train: the live run"
     BINDINGS = [
         Binding("s", "stop", "Stop"),
-        Binding("v", "next_view", "Panel view"),
+        Binding("v", "next_view", "Panel", tooltip="next view of the stage's panel"),
         Binding("r", "again", "Run again"),
-        Binding("e", "edit", "Edit in Lab"),
+        Binding("e", "edit", "Edit", tooltip="edit this run's values in Lab"),
     ]
 
     def __init__(self) -> None:
@@ -76,7 +77,7 @@ class TrainScreen(Screen):
                         yield ConfusionView(id="confusion-view")
                     with VerticalScroll(id="summary"):
                         yield SummaryView(id="summary-view")
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def state(self) -> RunState:
@@ -134,22 +135,35 @@ class TrainScreen(Screen):
         else:
             text = f"{status.upper()}  {who}{where}"
             header.set_classes("running")
+        blown = state.blown_up() if status not in ("failed",) and not state.diverged() else None
+        if blown is not None:  # finite but exploded: said as plainly as a divergence
+            lr_now = state.lr()
+            lr_text = f"lr {lr_now:g} is too large" if lr_now is not None else "the step is too large"
+            text = (f"LOSS BLEW UP: {blown[0]:.4g} per example (lowest {blown[1]:.3g}); {lr_text}, "
+                    f"try a smaller one.  {text}")
+            header.set_classes("unstable")
         header.update(text)
         frac = state.fraction()
         eta = state.eta(now)
         lr = state.lr()
         best = state.best
-        parts = [f"{bar(frac, 10)} {100 * frac:3.0f}%", f"epoch {state.epoch or 0}/{state.epochs}"]
+        epoch = (state.epoch or 0) if state.active else len(state.history)  # after a stop: the epochs done
+        elapsed = duration(state.elapsed(now))
+        # (long form, short form): the short forms when the line would not fit (80 columns)
+        parts = [(f"{bar(frac, 10)} {100 * frac:3.0f}%",) * 2, (f"epoch {epoch}/{state.epochs}", f"ep {epoch}/{state.epochs}")]
         if state.active and state.batches:
-            parts.append(f"batch {state.batch}/{state.batches}")
-        parts.append(f"elapsed {duration(state.elapsed(now))}")
+            parts.append((f"batch {state.batch}/{state.batches}", f"b {state.batch}/{state.batches}"))
+        parts.append((f"elapsed {elapsed}", elapsed))
         if state.active:
-            parts.append(f"ETA {duration(eta) if eta is not None else '-'}")
+            parts.append((f"ETA {duration(eta) if eta is not None else '-'}",) * 2)
         if lr is not None:
-            parts.append(f"lr {lr:g}")
+            parts.append((f"lr {lr:g}",) * 2)
         if best.get("test_acc") is not None:
-            parts.append(f"best {pct(best['test_acc'])}@{best.get('epoch')}")
-        progress.update(" ".join(parts))
+            parts.append((f"best {pct(best['test_acc'])}@{best.get('epoch')}",) * 2)
+        line = " ".join(p[0] for p in parts)
+        if len(line) > progress.size.width - 2:
+            line = " ".join(p[1] for p in parts)
+        progress.update(line)
 
     def _draw_plots(self, state: RunState) -> None:
         rows = state.history

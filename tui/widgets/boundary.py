@@ -86,7 +86,7 @@ class BoundaryView(Widget):
 
     def caption(self) -> str:
         if not self.grid:
-            return "decision boundary: waiting for the first grid"
+            return "boundary: waiting for the first grid"
         what = "SVM regions" if self.grid.get("decision") is not None else "boundary"
         return f"{what}, epoch {self.grid.get('epoch', '?')}: blue 0, orange 1"
 
