@@ -77,7 +77,7 @@ class ProgressPrinter:
     def __call__(self, event: Event) -> None:
         if isinstance(event, RunStarted):
             self.total, self.bpe = event.epochs, max(1, event.batches_per_epoch)
-            self.console.print(f"run {event.run_id} ({event.stage}, device {event.device})")
+            self.console.print(f"run {event.run_id} ({event.stage}, device {event.device})", highlight=False)
             self.progress.start()
             self.task = self.progress.add_task(
                 f"epoch {event.start_epoch}/{event.epochs}", total=event.epochs * self.bpe,
@@ -94,7 +94,7 @@ class ProgressPrinter:
                 metrics=f"loss {m['train_loss']:.4f} acc {m['train_acc']:.3f} | test {m['test_acc']:.3f}")
         elif isinstance(event, RunFinished):
             self.close()
-            self.console.print(format_finished(event))
+            self.console.print(format_finished(event), highlight=False)
 
     def close(self) -> None:
         if self.task is not None:

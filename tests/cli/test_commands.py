@@ -54,3 +54,36 @@ def test_cifar_offline_says_where_files_go_and_suggests_digits(cli):
     assert result.returncode == 2
     line = result.stderr.strip()
     assert "\n" not in line and "dataset=digits" in line and "cifar-10-batches-py" in line
+
+
+def test_terminal_gets_a_progress_bar(cli):
+    """On a terminal (a pty here) `nnlab run` draws a rich progress bar instead of epoch lines."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    main, child = pty.openpty()
+    env = dict(os.environ, NNLAB_RUNS_DIR=str(cli.runs_dir), NNLAB_DATA_DIR=str(cli.data_dir),
+               PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", COLUMNS="100", TERM="xterm-256color")
+    proc = subprocess.Popen([sys.executable, "-m", "engine", "run", "circles-nn", "epochs=15"],
+                            stdin=child, stdout=child, stderr=child, env=env, cwd=ROOT)
+    os.close(child)
+    chunks = []
+    while True:
+        try:
+            data = os.read(main, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    assert proc.wait(timeout=120) == 0
+    os.close(main)
+    text = b"".join(chunks).decode(errors="replace")
+    assert "\x1b[" in text and "\r" in text  # redrawn in place, with colour
+    assert "━" in text or "█" in text  # a bar
+    assert "epoch 15/15" in text and "finished" in text
+    assert "train_loss" not in text  # not the plain per-epoch lines
