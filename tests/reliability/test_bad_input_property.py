@@ -4,7 +4,6 @@ import json
 import math
 import string
 
-import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 

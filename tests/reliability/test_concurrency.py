@@ -1,7 +1,6 @@
 """Point 5: runs started at once into one runs dir give complete, distinct records; listing while they
 write never fails."""
 import json
-import time
 
 from engine import runstore
 from engine.config import resolve_config

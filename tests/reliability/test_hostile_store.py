@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from engine.config import ConfigError, resolve_config
-from engine.runstore import list_runs, load_checkpoint, read_artifacts, read_metrics, read_record
+from engine.runstore import list_runs, load_checkpoint, read_artifacts, read_metrics
 from engine.train import train
 
 STAMP = "20250101-000000"

@@ -101,8 +101,8 @@ def test_resume_is_exact_from_any_checkpoint_epoch(tmp_path, monkeypatch):
     assert len(ref_rows) == 9
     for k in (1, 4, 8):
         done = []
-        stopped = train(config, runs_dir=str(tmp_path / f"stop{k}"), should_stop=lambda: len(done) >= k,
-                        emit=lambda e: done.append(e) if type(e).__name__ == "EpochEnd" else None, **kw)
+        stopped = train(config, runs_dir=str(tmp_path / f"stop{k}"), should_stop=lambda: len(done) >= k,  # noqa: B023
+                        emit=lambda e: done.append(e) if type(e).__name__ == "EpochEnd" else None, **kw)  # noqa: B023
         assert stopped.status == "interrupted" and stopped.epochs_done == k
         assert load_checkpoint(stopped.run_dir)["epoch"] == k
         again = resume(stopped.run_dir, runs_dir=str(tmp_path / f"stop{k}"), **kw)
