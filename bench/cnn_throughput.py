@@ -14,7 +14,10 @@ least disturbed by other processes.
 Also the engine's training GFLOP/s (3x the summary's forward FLOPs per image) against a large
 torch.mm timed here. The last line is one JSON object.
 
-    python bench/cnn_throughput.py [--rounds N] [--chunk N]
+    python bench/cnn_throughput.py [--rounds N] [--chunk N] [--device cpu|cuda|auto]
+
+On CUDA every method runs the same model step as the engine (bf16 autocast, channels_last for a_cl
+and b), so the ratios measure the data path; use a larger --chunk there (e.g. 100).
 """
 from __future__ import annotations
 
@@ -39,6 +42,16 @@ BATCH = 128
 LR = 0.01  # random labels: keep the weights finite (the speed of NaNs is not the point)
 MEAN, STD = (0.491, 0.482, 0.447), (0.247, 0.243, 0.261)
 POOL = 48  # batches of distinct images for a and c
+DEVICE = torch.device("cpu")  # set by --device
+
+
+def sync() -> None:
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def autocast():
+    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=DEVICE.type == "cuda")
 
 
 def fake_cifar(n: int, seed: int = 0):
@@ -49,7 +62,8 @@ def fake_cifar(n: int, seed: int = 0):
 
 def sgd_step(model, opt):
     def step(x, y):
-        loss = F.cross_entropy(model(x), y)
+        with autocast():
+            loss = F.cross_entropy(model(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -62,10 +76,11 @@ class Bare:
     def __init__(self, x_u8, y, channels_last: bool):
         torch.manual_seed(0)
         fmt = torch.channels_last if channels_last else torch.contiguous_format
-        model = build_model({}).to(memory_format=fmt)
+        model = build_model({}).to(DEVICE, memory_format=fmt)
         self.step = sgd_step(model, torch.optim.SGD(model.parameters(), lr=LR))
         mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
-        xf = ((x_u8[:, :, 2:30, 2:30].float() / 255 - mean) / std).contiguous(memory_format=fmt)
+        xf = ((x_u8[:, :, 2:30, 2:30].float() / 255 - mean) / std).to(DEVICE).contiguous(memory_format=fmt)
+        y = y.to(DEVICE)
         self.batches = [(xf[i:i + BATCH], y[i:i + BATCH]) for i in range(0, len(y), BATCH)]
         self.i = 0
 
@@ -74,6 +89,7 @@ class Bare:
         for _ in range(k):
             self.step(*self.batches[self.i % len(self.batches)])
             self.i += 1
+        sync()
         return time.perf_counter() - start
 
 
@@ -82,9 +98,9 @@ class Engine:
     (the epoch's shuffle/augmentation draw and its one metrics read included)."""
 
     def __init__(self, x_u8, y, chunk: int):
-        config = resolve_config("cifar-augment", {"device": "cpu", "lr": LR})
+        config = resolve_config("cifar-augment", {"device": DEVICE.type, "lr": LR})
         n = chunk * BATCH
-        self.runner = build_from_tensors(config, x_u8[:n], y[:n], x_u8[:1000], y[:1000])
+        self.runner = build_from_tensors(config, x_u8[:n], y[:n], x_u8[:1000], y[:1000], device=DEVICE.type)
         self.epoch = 0
 
     def run(self, k: int) -> float:
@@ -118,10 +134,12 @@ class Torchvision:
         transform = transforms.Compose([transforms.RandomCrop(28), transforms.RandomHorizontalFlip(),
                                         transforms.ToTensor(), transforms.Normalize(MEAN, STD)])
         self.loader = torch.utils.data.DataLoader(PILDataset(images, y.tolist(), transform), batch_size=BATCH,
-                                                  shuffle=True, num_workers=2, drop_last=True)
+                                                  shuffle=True, num_workers=2, drop_last=True,
+                                                  pin_memory=DEVICE.type == "cuda")
         torch.manual_seed(0)
-        model = build_model({})
-        self.step = sgd_step(model, torch.optim.SGD(model.parameters(), lr=LR))
+        model = build_model({}).to(DEVICE)
+        step = sgd_step(model, torch.optim.SGD(model.parameters(), lr=LR))
+        self.step = lambda x, y: step(x.to(DEVICE, non_blocking=True), y.to(DEVICE, non_blocking=True))
         self.it, self.left = None, 0
 
     def run(self, k: int) -> float:
@@ -134,18 +152,25 @@ class Torchvision:
         for _ in range(k):
             self.step(*next(self.it))
         self.left -= k
+        sync()
         return time.perf_counter() - start
 
 
 def mm_gflops(n: int = 2048, reps: int = 10, tries: int = 3) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    """A large matmul's GFLOP/s on the device (bf16 on CUDA, like the engine's autocast)."""
+    if DEVICE.type == "cuda":
+        n, reps = 8192, 20
+    dtype = torch.bfloat16 if DEVICE.type == "cuda" else torch.float32
+    a, b = torch.randn(n, n, device=DEVICE, dtype=dtype), torch.randn(n, n, device=DEVICE, dtype=dtype)
     for _ in range(3):
         a @ b
+    sync()
     best = 0.0
     for _ in range(tries):
         start = time.perf_counter()
         for _ in range(reps):
             a @ b
+        sync()
         best = max(best, reps * 2 * n ** 3 / (time.perf_counter() - start) / 1e9)
     return best
 
@@ -154,7 +179,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=8, help="timed rounds (each method once per round)")
     parser.add_argument("--chunk", type=int, default=10, help="batches per timed chunk")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     args = parser.parse_args()
+    global DEVICE
+    from engine.devices import resolve_device
+
+    DEVICE = torch.device(resolve_device(args.device))
+    if DEVICE.type == "cuda":
+        torch.backends.cudnn.benchmark = True
     x, y = fake_cifar(POOL * BATCH)
     methods = {"a": Bare(x, y, channels_last=False), "a_cl": Bare(x, y, channels_last=True),
                "b": Engine(x, y, args.chunk), "c": Torchvision(x, y)}
@@ -173,7 +205,7 @@ def main() -> None:
     flops_per_img = 3 * summarize({"augment": "crop-flip"})["forward_flops"]
     engine_gflops = best["b"] * flops_per_img / 1e9
     peak = mm_gflops()
-    print(f"threads {torch.get_num_threads()}, batch {BATCH}, {args.rounds} rounds of {args.chunk} batches; "
+    print(f"device {DEVICE}, threads {torch.get_num_threads()}, batch {BATCH}, {args.rounds} rounds of {args.chunk} batches; "
           f"best (median) img/s")
     print(f"a  bare loop, pre-cropped float (NCHW):  {best['a']:,.0f} ({median['a']:,.0f})")
     print(f"a' bare loop, channels_last:             {best['a_cl']:,.0f} ({median['a_cl']:,.0f})")
