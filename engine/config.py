@@ -235,3 +235,17 @@ def resolve_config(stage_id: str, overrides: dict[str, Any] | None = None) -> di
         config[key] = spec.parse(raw)
     stage.check(config)
     return config
+
+
+def revalidate(saved: dict[str, Any], overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A saved config.json (plus overrides) validated again like a new run's, to run it again or resume
+    it. Preset values a user cannot set on that stage (e.g. one a newer version stopped exposing) come
+    from the preset."""
+    from engine.stages import get_stage
+
+    if not isinstance(saved.get("stage"), str):
+        raise ConfigError("the saved config names no stage")
+    stage = get_stage(saved["stage"])
+    base = {k: v for k, v in saved.items()
+            if k != "stage" and not (k in stage.defaults and k not in stage.keys)}
+    return resolve_config(stage.id, {**base, **(overrides or {})})

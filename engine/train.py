@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from engine.config import ConfigError, resolve_config
+from engine.config import ConfigError, revalidate
 from engine.events import BatchEnd, Emit, EpochEnd, RunFinished, RunStarted
 from engine.runner import StageRunner, StopRequested
 from engine.runstore import RunWriter, load_checkpoint, read_artifacts, read_config, summarize, utc_now
@@ -210,17 +210,13 @@ def _best(history: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def resume_config(config: dict[str, Any], overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A saved config.json plus resume overrides (epochs, device), validated again like a new run's.
-    Preset values a user cannot set on that stage (e.g. grid_every on mnist-mlp) come from the preset."""
+    """A saved config.json plus resume overrides (only epochs and device), validated again."""
     overrides = dict(overrides or {})
     bad = set(overrides) - {"epochs", "device"}
     if bad:
         raise ConfigError(f"resume accepts only epochs and device, not {', '.join(sorted(bad))} "
                           "(start a new run to change other keys)")
-    stage = get_stage(config["stage"])
-    base = {k: v for k, v in config.items()
-            if k != "stage" and not (k in stage.defaults and k not in stage.keys)}
-    return resolve_config(stage.id, {**base, **overrides})
+    return revalidate(config, overrides)
 
 
 def resume(run_dir: str | Path, overrides: dict[str, Any] | None = None, **kwargs: Any) -> RunFinished:

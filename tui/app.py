@@ -177,6 +177,17 @@ class NNLabApp(App[int]):
         self.action_goto("train")
         return True
 
+    def run_again(self, saved_config: dict[str, Any]) -> bool:
+        """Start a new run with a saved run's config, validated again by the engine."""
+        from engine.config import ConfigError, revalidate
+
+        try:
+            config = revalidate(saved_config)
+        except ConfigError as exc:
+            self.notify(str(exc), severity="error")
+            return False
+        return self.start_run(config)
+
     @work(thread=True, exclusive=True, group="train", exit_on_error=False)
     def _train_worker(self, config: dict[str, Any], name: str | None, tags: list[str] | None,
                       stop: threading.Event) -> None:

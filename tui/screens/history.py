@@ -487,16 +487,8 @@ class HistoryScreen(Screen):
 
     def action_again(self) -> None:
         config = self._config()
-        if config is None:
-            return
-        from engine.config import ConfigError, resolve_config
-
-        try:
-            config = resolve_config(config["stage"], {k: v for k, v in config.items() if k != "stage"})
-        except ConfigError as exc:
-            self.notify(str(exc), severity="error")
-            return
-        self.app.start_run(config)  # type: ignore[attr-defined]
+        if config is not None:
+            self.app.run_again(config)  # type: ignore[attr-defined]
 
     def action_edit(self) -> None:
         config = self._config()

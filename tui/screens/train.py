@@ -228,15 +228,7 @@ class TrainScreen(Screen):
         if self.state.active:
             self.notify("a run is going: stop it first (s)", severity="warning")
         elif self.state.config:
-            from engine.config import ConfigError, resolve_config
-
-            config = self.state.config
-            try:
-                config = resolve_config(config["stage"], {k: v for k, v in config.items() if k != "stage"})
-            except ConfigError as exc:
-                self.notify(str(exc), severity="error")
-                return
-            self.app.start_run(config)  # type: ignore[attr-defined]
+            self.app.run_again(self.state.config)  # type: ignore[attr-defined]
 
     def action_edit(self) -> None:
         if self.state.config:
