@@ -19,7 +19,7 @@ from typing import Any, Callable
 from engine.config import ConfigError, revalidate
 from engine.events import BatchEnd, Emit, EpochEnd, RunFinished, RunStarted
 from engine.runner import StageRunner, StopRequested
-from engine.runstore import RunWriter, load_checkpoint, read_artifacts, read_config, summarize, utc_now
+from engine.runstore import RunWriter, load_checkpoint, read_config, summarize, utc_now
 from engine.stages import get_stage
 
 CHECKPOINT_EVERY_S = 5.0  # at most this long of training is redone after a kill -9
@@ -230,7 +230,3 @@ def resume(run_dir: str | Path, overrides: dict[str, Any] | None = None, **kwarg
         raise ConfigError(f"invalid value for epochs: {merged.get('epochs')!r} (allowed: more than the "
                           f"{ckpt_epoch} epochs already done; e.g. epochs={ckpt_epoch + 10})")
     return train(merged, resume_from=run_dir, _checkpoint=checkpoint, **kwargs)
-
-
-def run_artifacts(run_dir: str | Path) -> dict[str, dict[str, Any]]:
-    return read_artifacts(Path(run_dir))

@@ -5,7 +5,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.io
-import torch
 
 from engine.config import ConfigError, resolve_config
 from engine.data_circles import course_grid, make_circles
@@ -16,12 +15,7 @@ from engine.mlp_runner import build
 COURSE_CIRCLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "circles.mat"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # circles -------------------------------------------------------------------------------

@@ -15,13 +15,7 @@ COURSE_CIRCLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" 
 CIRCLE_STAGES = ("circles-manual", "circles-autograd", "circles-nn", "circles-optim")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """10 x 10 matrices: intra-op threads only add synchronisation (and noise on a busy machine)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def train(runner, first, last, total=None):
