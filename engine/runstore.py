@@ -59,6 +59,26 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+RESERVE_NAME = ".space-reserve"
+RESERVE_BYTES = 64 * 1024
+
+
+def _make_reserve(path: Path) -> None:
+    """Space set aside while a run is live, so that a disk filled by anyone still lets the run record how it
+    ended (run.json is rewritten on release). Best effort: no reserve on a filesystem that cannot hold one."""
+    try:
+        with open(path, "wb") as fh:
+            try:
+                os.posix_fallocate(fh.fileno(), 0, RESERVE_BYTES)
+            except (AttributeError, OSError):
+                fh.write(b"\0" * RESERVE_BYTES)
+    except OSError:
+        try:
+            path.unlink()
+        except OSError:
+            pass
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Temp file in the same folder, flush, fsync, os.replace: readers see old or new, never half."""
     path = Path(path)
@@ -257,6 +277,7 @@ class RunWriter:
                         shutil.copyfile(item, tmp / "artifacts" / item.name)
             atomic_write_json(tmp / "config.json", config)
             atomic_write_json(tmp / "run.json", record)
+            _make_reserve(tmp / RESERVE_NAME)
             with open(tmp / "metrics.csv", "w", newline="") as fh:
                 writer = csv.writer(fh, lineterminator="\n")
                 writer.writerow(METRIC_COLUMNS)
@@ -301,8 +322,9 @@ class RunWriter:
         torch.save(state, buf)
         atomic_write_bytes(path, buf.getvalue())
 
-    def update(self, **fields: Any) -> None:
-        """Rewrite run.json, keeping what a user edited meanwhile (name, tags, notes)."""
+    def update(self, *, final: bool = False, **fields: Any) -> None:
+        """Rewrite run.json, keeping what a user edited meanwhile (name, tags, notes). The final write of a
+        run may use the space reserve when the disk is full."""
         with _locked(self.run_dir):
             try:
                 on_disk = read_json(self.run_dir / "run.json")
@@ -312,13 +334,27 @@ class RunWriter:
             except (OSError, ValueError):
                 pass
             self.record.update(fields)
-            atomic_write_json(self.run_dir / "run.json", self.record)
+            try:
+                atomic_write_json(self.run_dir / "run.json", self.record)
+            except OSError as exc:
+                if not final or exc.errno not in (errno.ENOSPC, errno.EDQUOT) or not self.release_reserve():
+                    raise
+                atomic_write_json(self.run_dir / "run.json", self.record)  # room made: once more
+
+    def release_reserve(self) -> bool:
+        """Give back the space set aside at creation; True if there was any to give."""
+        try:
+            (self.run_dir / RESERVE_NAME).unlink()
+            return True
+        except OSError:
+            return False
 
     def close(self) -> None:
         try:
             self._metrics.close()
         except OSError:
             pass
+        self.release_reserve()
 
 
 def _cell(value: Any) -> str:

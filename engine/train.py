@@ -192,7 +192,8 @@ def _finish(writer: RunWriter, history: list[dict[str, Any]], status: str, start
     except OSError as exc:
         status, message = "failed", f"could not write metrics.csv: {exc.strerror or exc}"
     try:
-        steady(lambda: writer.update(status=status, ended=utc_now(), duration_s=round(time.perf_counter() - started, 3),
+        steady(lambda: writer.update(final=True, status=status, ended=utc_now(),
+                                     duration_s=round(time.perf_counter() - started, 3),
                                      summary=summarize(history), message=message))
     except OSError as exc:
         status = "failed"

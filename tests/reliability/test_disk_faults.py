@@ -3,9 +3,13 @@ previous checkpoint stays whole and loadable, the run ends failed with a clear m
 import errno
 import json
 import os
+import signal
+from pathlib import Path
 
+from engine import runstore
 from engine.config import resolve_config
-from engine.runstore import load_checkpoint, read_metrics, read_record
+from engine.events import EpochEnd, RunStarted
+from engine.runstore import RESERVE_NAME, load_checkpoint, read_metrics, read_record
 from engine.train import train
 
 
@@ -65,10 +69,8 @@ def _check_failed(run, run_dir, needle):
     return ckpt
 
 
-def test_disk_fills_up_during_run(background, mounts, tmp_path):
-    """A real 16 MiB tmpfs, filled by another file while the run goes on; 64 KiB stay free: enough for
-    metrics rows and run.json, not for a ~200 KB checkpoint (hidden=5000)."""
-    fs, run, run_dir = _fs_run(background, mounts, tmp_path, ["hidden=5000"])
+def _fill(fs, leave: int) -> None:
+    """Fill the filesystem with one file, then give `leave` bytes back."""
     with open(fs / "filler", "wb") as fh:
         try:
             while True:
@@ -76,11 +78,89 @@ def test_disk_fills_up_during_run(background, mounts, tmp_path):
                 fh.flush()
         except OSError as exc:
             assert exc.errno == errno.ENOSPC
-    os.truncate(fs / "filler", os.path.getsize(fs / "filler") - (1 << 16))
+    if leave:
+        os.truncate(fs / "filler", os.path.getsize(fs / "filler") - leave)
+
+
+def test_disk_fills_up_during_run(background, mounts, tmp_path):
+    """A real 16 MiB tmpfs filled by another file; 64 KiB stay free: enough for metrics rows and run.json,
+    not for a ~200 KB checkpoint (hidden=5000). The run is paused while the disk fills so that the space
+    left is exactly what the test says."""
+    fs, run, run_dir = _fs_run(background, mounts, tmp_path, ["hidden=5000"])
+    os.kill(run.pid, signal.SIGSTOP)
+    try:
+        _fill(fs, leave=1 << 16)
+    finally:
+        os.kill(run.pid, signal.SIGCONT)
     _check_failed(run, run_dir, "No space left on device")
     record = json.loads((run_dir / "run.json").read_text())
     assert record["status"] == "failed" and "No space left on device" in record["message"]
     assert read_record(run_dir)["status"] == "failed"
+    assert not (run_dir / RESERVE_NAME).exists()
+
+
+def test_disk_completely_full_still_records_the_end(background, mounts, tmp_path):
+    """Not one byte left: the run still ends failed in run.json (the space it set aside at start is given
+    back for that last write), its metrics and previous checkpoint stay readable."""
+    fs, run, run_dir = _fs_run(background, mounts, tmp_path, ["hidden=5000"])
+    assert (run_dir / RESERVE_NAME).exists()
+    os.kill(run.pid, signal.SIGSTOP)
+    try:
+        _fill(fs, leave=0)
+    finally:
+        os.kill(run.pid, signal.SIGCONT)
+    rc = run.wait(timeout=60)
+    err = run.stderr()
+    assert rc == 1 and "Traceback" not in err, err[-2000:]
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["status"] == "failed" and "No space left on device" in record["message"], record
+    ckpt = load_checkpoint(run_dir)
+    assert 3 <= ckpt["epoch"] <= len(read_metrics(run_dir)) < 100000
+    assert _no_temp_files(run_dir)
+
+
+def test_final_record_uses_the_space_reserve(tmp_path, monkeypatch):
+    """Fault injection: once the disk is 'full', run.json can only be written after the run gives back the
+    space it reserved; without the reserve the record would be left saying running."""
+    monkeypatch.setenv("NNLAB_CHECKPOINT_EVERY_S", "0")
+    full, reserve = [], []
+    real_fsync, real_write_json = os.fsync, runstore.atomic_write_json
+
+    def fsync(fd):
+        if "last.pt" in os.path.basename(os.readlink(f"/proc/self/fd/{fd}")) and full:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_fsync(fd)
+
+    def write_json(path, obj):
+        if full and path.name == "run.json" and (path.parent / RESERVE_NAME).exists():
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write_json(path, obj)
+
+    def emit(event):
+        if isinstance(event, RunStarted):
+            reserve.append(Path(event.run_dir) / RESERVE_NAME)
+        if isinstance(event, EpochEnd) and event.epoch == 3:
+            full.append(reserve[0].exists())  # the disk fills after epoch 3 is saved
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(runstore, "atomic_write_json", write_json)
+    config = resolve_config("circles-optim", {"epochs": "20"})
+    result = train(config, runs_dir=str(tmp_path), data_dir=str(tmp_path), emit=emit)
+    run_dir = tmp_path / result.run_id
+    assert full == [True]  # the reserve existed when the disk filled
+    assert result.status == "failed" and "could not save the checkpoint of epoch 4" in result.message
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["status"] == "failed" and record["message"] == result.message
+    assert not (run_dir / RESERVE_NAME).exists()
+    assert load_checkpoint(run_dir)["epoch"] == 3
+
+
+def test_a_finished_run_leaves_no_reserve(tmp_path):
+    config = resolve_config("circles-optim", {"epochs": "2"})
+    result = train(config, runs_dir=str(tmp_path), data_dir=str(tmp_path))
+    assert result.status == "finished"
+    assert sorted(p.name for p in (tmp_path / result.run_id).iterdir()) == [
+        ".lock", "artifacts", "checkpoints", "config.json", "metrics.csv", "run.json"]
 
 
 def test_checkpoint_folder_turns_read_only(background, mounts, tmp_path):
