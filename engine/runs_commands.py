@@ -130,7 +130,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(clean_json(result)))
         return 0
-    diff = result["differing_keys"]
+    diff = [k for k in result["differing_keys"] if k != "stage"]  # stage has its own column
     headers = ["run", "stage", "status", "epochs", "final_test_acc", "final_train_acc", "final_test_loss",
                "best_test_acc", "best_epoch"] + diff
     rows = [[r["run_id"], r["stage"], r["status"], r["epochs_done"], r["final"]["test_acc"],

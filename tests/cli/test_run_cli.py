@@ -76,7 +76,9 @@ def test_four_mlp_stages_compare_as_one_computation(cli):
            for stage in ("circles-manual", "circles-autograd", "circles-nn", "circles-optim")]
     compared = json.loads(cli("runs", "compare", *ids, "--json").stdout)
     assert compared["curves_agree"] is True
-    assert "the same computation" in cli("runs", "compare", *ids).stdout
+    text = cli("runs", "compare", *ids).stdout
+    assert "the same computation" in text
+    assert text.splitlines()[0].split().count("stage") == 1  # its own column, not also a differing key
 
 
 def test_sweep_runs_grid_tagged_and_tabled(cli):

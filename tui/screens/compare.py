@@ -179,6 +179,7 @@ class CompareScreen(Screen):
         keys = differing_keys(configs)
         if self.all_keys:
             keys = list(dict.fromkeys(k for c in configs for k in c))
+        keys = [k for k in keys if k != "stage"]  # the table has its own stage column
         table = self.query_one("#compare-table", DataTable)
         table.clear(columns=True)
         # the keys that differ come right after the run: they are the point of the table (and stay in view at 80)
