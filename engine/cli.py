@@ -25,6 +25,11 @@ class BadUsage(Exception):
 
 
 class Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs) -> None:
+        # no prefix matching: `--d` must not silently mean --data-dir and swallow the next word
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> None:  # one line, exit 2 (argparse prints usage too by default)
         raise BadUsage(f"{self.prog}: {message}")
 

@@ -44,6 +44,7 @@ def assert_bad(result, *needles: str, runs_dir=None):
     (["sweep", "circles-optim", "lr=0.1,-1"], ["lr", "'-1'"]),
     (["runs", "show", "nothing-like-this"], ["nothing-like-this", "no run matches"]),
     (["runs", "frobnicate"], ["frobnicate"]),
+    (["run", "circles-optim", "--d", "x", "epochs=0"], ["unrecognized", "--d"]),  # no option abbreviations
 ])
 def test_bad_input_is_one_line_and_exit_2(cli, args, needles):
     assert_bad(cli(*args), *needles, runs_dir=cli.runs_dir)

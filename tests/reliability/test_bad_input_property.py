@@ -104,9 +104,10 @@ COMMANDS = st.sampled_from([["run"], ["run", "circles-optim"], ["run", "cifar-ba
 
 
 def _no_training(argv: list[str]) -> list[str]:
-    """run and sweep get an epochs value that always fails validation; resume can only hit damaged runs."""
+    """run and sweep get an epochs value that always fails validation (after `--`, so that no option left
+    hanging at the end can take it as its value); resume can only hit damaged runs."""
     if argv[:1] == ["run"] or argv[:1] == ["sweep"]:
-        return argv + ["epochs=0"]
+        return argv + ["--", "epochs=0"]
     return argv
 
 
@@ -115,6 +116,7 @@ def _no_training(argv: list[str]) -> list[str]:
 @example(command=["runs", "list"], tokens=["a\nb"])
 @example(command=["run", "circles-optim"], tokens=["--config", "no\nsuch.toml"])
 @example(command=["runs", "show"], tokens=["\x1b[2J"])
+@example(command=["run", "circles-optim"], tokens=["--d"])  # once an abbreviation of --data-dir
 def test_cli_outcome_is_exit_0_or_one_clear_line_with_exit_2(tmp_path_factory, capsys, monkeypatch, command, tokens):
     argv = _no_training(command + tokens)
     assume(argv and argv[0] != "--no-mouse" and not (len(argv) == 1 and argv[0].startswith("--")))
