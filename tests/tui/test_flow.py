@@ -40,7 +40,7 @@ async def _circles_run_end_to_end(runs_dir, tmp_path):
         assert type(lab).__name__ == "LabScreen"
         # pick circles-nn in the stage list with the keyboard
         await pilot.press("down", "down")
-        await wait_for(pilot, lambda: lab.stage.id == "circles-nn", 5, "circles-nn")
+        await wait_for(pilot, lambda: lab.stage.id == "circles-nn", 20, "circles-nn")
         await pilot.press("enter")
         await pilot.pause()
         # a bad value is marked and explained before anything starts
@@ -54,7 +54,7 @@ async def _circles_run_end_to_end(runs_dir, tmp_path):
         await set_value(pilot, "#key-epochs", "400")
         assert not lab.errors
         await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "TrainScreen", 5, "Train screen")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "TrainScreen", 20, "Train screen")
         train = app.screen
         # epochs arrive in the plot data
         await wait_for(pilot, lambda: train.query_one("#loss-plot").point_count() >= 6, 60, "3 epochs plotted")
@@ -74,8 +74,8 @@ async def _circles_run_end_to_end(runs_dir, tmp_path):
         assert row["status"] == "interrupted" and row["stage"] == "circles-nn"
         # run it again from Edit in Lab with fewer epochs, to the end
         await pilot.press("e")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "LabScreen", 5, "Lab")
-        await wait_for(pilot, lambda: app.screen.query_one("#key-epochs").value == "400", 5, "config loaded")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "LabScreen", 20, "Lab")
+        await wait_for(pilot, lambda: app.screen.query_one("#key-epochs").value == "400", 20, "config loaded")
         await set_value(pilot, "#key-epochs", "5")
         await set_value(pilot, "#key-lr", "0.03")
         await pilot.press("ctrl+r")
@@ -89,9 +89,9 @@ async def _circles_run_end_to_end(runs_dir, tmp_path):
             await pilot.press("space", "down")
         assert len(history.marked) == 2
         await pilot.press("c")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "CompareScreen", 5, "Compare")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "CompareScreen", 20, "Compare")
         compare = app.screen
-        await wait_for(pilot, lambda: len(compare.records) == 2, 5, "2 records")
+        await wait_for(pilot, lambda: len(compare.records) == 2, 20, "2 records")
         assert {r["id"] for r in compare.records} == {first_id, second_id}
         table = compare.query_one("#compare-table")
         labels = [str(c.label) for c in table.columns.values()]
@@ -126,10 +126,10 @@ async def _delete_and_undo_rename_tag(runs_dir, tmp_path):
         await wait_for(pilot, lambda: history.current() and history.current().get("name") == "renamed", 5,
                        "renamed")
         await pilot.press("d")
-        await wait_for(pilot, lambda: rid not in [r["id"] for r in history.shown], 5, "deleted")
+        await wait_for(pilot, lambda: rid not in [r["id"] for r in history.shown], 20, "deleted")
         assert (runs_dir / ".trash" / rid).is_dir()
         await pilot.press("u")
-        await wait_for(pilot, lambda: rid in [r["id"] for r in history.shown], 5, "restored")
+        await wait_for(pilot, lambda: rid in [r["id"] for r in history.shown], 20, "restored")
         # filters: status cycles through the statuses present
         await pilot.press("F")
         await pilot.pause()

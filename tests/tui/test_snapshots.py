@@ -22,7 +22,7 @@ def make_app(runs_dir, events=()) -> NNLabApp:
     return app
 
 
-async def wait_for(pilot, predicate, timeout: float = 5.0) -> None:
+async def wait_for(pilot, predicate, timeout: float = 30.0) -> None:
     import time
 
     end = time.monotonic() + timeout
