@@ -95,6 +95,13 @@ def differing_keys(configs: list[dict[str, Any]]) -> list[str]:
     return [k for k in keys if len({json.dumps(c.get(k), sort_keys=True) for c in configs}) > 1]
 
 
+def table_keys(configs: list[dict[str, Any]], all_keys: bool = False) -> list[str]:
+    """The config columns of a comparison table: the keys that differ (or every key), without stage, which
+    such tables show in a column of their own."""
+    keys = list(dict.fromkeys(k for c in configs for k in c)) if all_keys else differing_keys(configs)
+    return [k for k in keys if k != "stage"]
+
+
 def compare(records: list[dict[str, Any]]) -> dict[str, Any]:
     configs = [r["config"] for r in records]
     diff = differing_keys(configs)
@@ -130,7 +137,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(clean_json(result)))
         return 0
-    diff = [k for k in result["differing_keys"] if k != "stage"]  # stage has its own column
+    diff = table_keys([r["config"] for r in records])
     headers = ["run", "stage", "status", "epochs", "final_test_acc", "final_train_acc", "final_test_loss",
                "best_test_acc", "best_epoch"] + diff
     rows = [[r["run_id"], r["stage"], r["status"], r["epochs_done"], r["final"]["test_acc"],

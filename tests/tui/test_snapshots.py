@@ -105,12 +105,16 @@ def test_history_small_filtered(snap_compare, runs_dir):
     assert snap_compare(make_app(runs_dir), terminal_size=SMALL, run_before=run_before)
 
 
+async def open_compare(pilot, ids) -> None:
+    pilot.app.compare(ids)
+    await wait_for(pilot, lambda: len(getattr(pilot.app.screen, "records", [])) == len(ids))
+
+
 def test_compare_two_runs(snap_compare, runs_dir):
     ids = populate(runs_dir)
 
     async def run_before(pilot):
-        pilot.app.compare(ids[:2])
-        await wait_for(pilot, lambda: len(getattr(pilot.app.screen, "records", [])) == 2)
+        await open_compare(pilot, ids[:2])
 
     assert snap_compare(make_app(runs_dir), terminal_size=LARGE, run_before=run_before)
 
@@ -119,8 +123,7 @@ def test_compare_log_walltime_small(snap_compare, runs_dir):
     ids = populate(runs_dir)
 
     async def run_before(pilot):
-        pilot.app.compare(ids[:2])
-        await wait_for(pilot, lambda: len(getattr(pilot.app.screen, "records", [])) == 2)
+        await open_compare(pilot, ids[:2])
         await pilot.press("m", "m", "l", "x", "s")
 
     assert snap_compare(make_app(runs_dir), terminal_size=SMALL, run_before=run_before)

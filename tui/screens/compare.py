@@ -173,13 +173,9 @@ class CompareScreen(Screen):
         labels = [f"{i + 1} {short_name(r)[:28]}" for i, r in enumerate(records)]
         self._plot("#compare-plot", records, labels, colours,
                    f"{len(records)} runs" if len(records) >= 2 else "pick 2-8 runs in History (space, c)")
-        from engine.runs_commands import differing_keys
+        from engine.runs_commands import table_keys
 
-        configs = [r["config"] for r in records]
-        keys = differing_keys(configs)
-        if self.all_keys:
-            keys = list(dict.fromkeys(k for c in configs for k in c))
-        keys = [k for k in keys if k != "stage"]  # the table has its own stage column
+        keys = table_keys([r["config"] for r in records], all_keys=self.all_keys)
         table = self.query_one("#compare-table", DataTable)
         table.clear(columns=True)
         # the keys that differ come right after the run: they are the point of the table (and stay in view at 80)
