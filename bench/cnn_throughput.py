@@ -3,7 +3,7 @@ in one process:
 
   a  a bare loop over float tensors already cropped to 28x28 (the model work, no data work);
      also a_cl: the same loop in channels_last, for reference
-  b  the engine: engine.cnn_runner with cifar-augment settings (random 28x28 crop + flip,
+  b  the engine: engine.cnn.runner with cifar-augment settings (random 28x28 crop + flip,
      standardization, all on the device), fed the same kind of data through build_from_tensors
   c  the usual torchvision pipeline: PIL images, RandomCrop(28) + RandomHorizontalFlip +
      ToTensor + Normalize, DataLoader(num_workers=2)
@@ -33,10 +33,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from engine.cnn_model import build_model  # noqa: E402
-from engine.cnn_runner import build_from_tensors  # noqa: E402
-from engine.cnn_summary import summarize  # noqa: E402
-from engine.config import resolve_config  # noqa: E402
+from engine.cnn.model import build_model  # noqa: E402
+from engine.cnn.runner import build_from_tensors  # noqa: E402
+from engine.cnn.summary import summarize  # noqa: E402
+from engine.stages import resolve_config  # noqa: E402
 
 BATCH = 128
 LR = 0.01  # random labels: keep the weights finite (the speed of NaNs is not the point)
@@ -94,7 +94,7 @@ class Bare:
 
 
 class Engine:
-    """b: engine.cnn_runner (cifar-augment) on uint8 images; one epoch is one chunk, timed whole
+    """b: engine.cnn.runner (cifar-augment) on uint8 images; one epoch is one chunk, timed whole
     (the epoch's shuffle/augmentation draw and its one metrics read included)."""
 
     def __init__(self, x_u8, y, chunk: int):

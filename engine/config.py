@@ -215,37 +215,3 @@ def load_toml(path: str) -> dict[str, Any]:
         if isinstance(value, (dict, list)):
             raise ConfigError(f"--config: key {key} in {path} must be a single value, not a table or list")
     return data
-
-
-def resolve_config(stage_id: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Stage defaults + overrides, each validated. Returns a new dict with 'stage'."""
-    from engine.stages import get_stage
-
-    stage = get_stage(stage_id)
-    config: dict[str, Any] = {"stage": stage.id}
-    config.update(stage.defaults)
-    for key, raw in (overrides or {}).items():
-        if key == "stage":
-            raise ConfigError("stage is not a config key: give the stage as the first argument")
-        spec = stage.keys.get(key)
-        if spec is None:
-            raise ConfigError(
-                f"unknown key {key!r} for stage {stage.id} (allowed keys: {', '.join(stage.keys)})"
-            )
-        config[key] = spec.parse(raw)
-    stage.check(config)
-    return config
-
-
-def revalidate(saved: dict[str, Any], overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A saved config.json (plus overrides) validated again like a new run's, to run it again or resume
-    it. Preset values a user cannot set on that stage (e.g. one a newer version stopped exposing) come
-    from the preset."""
-    from engine.stages import get_stage
-
-    if not isinstance(saved.get("stage"), str):
-        raise ConfigError("the saved config names no stage")
-    stage = get_stage(saved["stage"])
-    base = {k: v for k, v in saved.items()
-            if k != "stage" and not (k in stage.defaults and k not in stage.keys)}
-    return resolve_config(stage.id, {**base, **(overrides or {})})

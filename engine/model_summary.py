@@ -12,7 +12,7 @@ def _mlp_sizes(config: dict[str, Any]) -> tuple[int, int]:
     dataset = config["dataset"]
     if dataset in INPUTS:
         return INPUTS[dataset]
-    from engine.data_mat import load_mat  # a course .mat file: read its shapes
+    from engine.data.mat import load_mat  # a course .mat file: read its shapes
 
     data = load_mat(dataset)
     return int(data["x_train"].shape[1]), int(data["n_classes"])
@@ -35,7 +35,7 @@ def mlp_summary(config: dict[str, Any]) -> dict[str, Any]:
 def summarize_stage(config: dict[str, Any]) -> dict[str, Any]:
     stage = config["stage"]
     if stage.startswith("cifar-"):
-        from engine.cnn_summary import summarize
+        from engine.cnn.summary import summarize
 
         return summarize(config)
     if stage == "circles-svm":
@@ -45,7 +45,7 @@ def summarize_stage(config: dict[str, Any]) -> dict[str, Any]:
 
 def render_summary(summary: dict[str, Any]) -> str:
     if "layers_28" in summary:
-        from engine.cnn_summary import render_summary as render_cnn
+        from engine.cnn.summary import render_summary as render_cnn
 
         return render_cnn(summary)
     lines = [f"{'layer':<9}{'output':>10}{'params':>10}{'FLOPs':>10}", "-" * 39]

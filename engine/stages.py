@@ -1,4 +1,5 @@
-"""The lab's stages: named presets over the one config schema (engine.config).
+"""The lab's stages: named presets over the one config schema (engine.config), and the
+resolution of a stage plus key=value overrides into a validated config.
 
 Each stage says which keys apply, their defaults, what it teaches, and where
 its runner lives (imported lazily, so listing stages never imports torch).
@@ -91,7 +92,7 @@ def _circles_stage(sid: str, title: str, how: str, optim: bool = False) -> Stage
     return Stage(
         id=sid, part="2-ab", title=title,
         teaches=f"{how}\n{MLP_EQUATIONS}\n{SAME_COMPUTATION}",
-        keys=keys, defaults=defaults, runner="engine.mlp_runner:build",
+        keys=keys, defaults=defaults, runner="engine.mlp.runner:build",
         datasets=("circles",), mat_ok=True,
     )
 
@@ -101,7 +102,7 @@ def _cnn_stage(sid: str, title: str, adds: str, **overrides: Any) -> Stage:
         id=sid, part="2-cd", title=title,
         teaches=f"{adds}\n{CNN_TABLE}",
         keys=_pick(*CNN_KEYS), defaults=dict(CNN_BASE, **overrides),
-        runner="engine.cnn_runner:build", datasets=("cifar10", "digits"),
+        runner="engine.cnn.runner:build", datasets=("cifar10", "digits"),
     )
 
 
@@ -127,7 +128,7 @@ STAGES: dict[str, Stage] = {s.id: s for s in [
         keys=_pick(*MLP_KEYS, *OPTIM_KEYS),
         defaults=dict(MLP_DEFAULTS, **OPTIM_DEFAULTS, epochs=50, hidden=100, batch_size=100, lr=0.03,
                       reduction="mean", dataset="mnist"),
-        runner="engine.mlp_runner:build", datasets=("mnist", "digits"), mat_ok=True,
+        runner="engine.mlp.runner:build", datasets=("mnist", "digits"), mat_ok=True,
     ),
     Stage(
         id="circles-svm", part="2-ab", title="scikit-learn SVM on circles (linear, rbf, poly)",
@@ -136,7 +137,7 @@ STAGES: dict[str, Stage] = {s.id: s for s in [
                  "gamma sets the rbf/poly kernel width."),
         keys={**_pick("kernel", "C", "degree", "seed", "dataset"), "gamma": SVM_GAMMA},
         defaults=dict(kernel="rbf", C=1.0, gamma="scale", degree=3, seed=0, dataset="circles"),
-        runner="engine.svm_runner:build", datasets=("circles",), mat_ok=True,
+        runner="engine.svm.runner:build", datasets=("circles",), mat_ok=True,
     ),
     _cnn_stage("cifar-base", "The lab CNN on CIFAR-10, plain SGD",
                "3 conv 5x5 + ReLU + maxpool blocks, fc4 1000, fc5 10; SGD lr 0.1, batch 128."),
@@ -169,3 +170,33 @@ def stage_listing() -> list[dict[str, Any]]:
          "defaults": dict(s.defaults)}
         for s in STAGES.values()
     ]
+
+
+def resolve_config(stage_id: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Stage defaults + overrides, each validated. Returns a new dict with 'stage'."""
+    stage = get_stage(stage_id)
+    config: dict[str, Any] = {"stage": stage.id}
+    config.update(stage.defaults)
+    for key, raw in (overrides or {}).items():
+        if key == "stage":
+            raise ConfigError("stage is not a config key: give the stage as the first argument")
+        spec = stage.keys.get(key)
+        if spec is None:
+            raise ConfigError(
+                f"unknown key {key!r} for stage {stage.id} (allowed keys: {', '.join(stage.keys)})"
+            )
+        config[key] = spec.parse(raw)
+    stage.check(config)
+    return config
+
+
+def revalidate(saved: dict[str, Any], overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A saved config.json (plus overrides) validated again like a new run's, to run it again or resume
+    it. Preset values a user cannot set on that stage (e.g. one a newer version stopped exposing) come
+    from the preset."""
+    if not isinstance(saved.get("stage"), str):
+        raise ConfigError("the saved config names no stage")
+    stage = get_stage(saved["stage"])
+    base = {k: v for k, v in saved.items()
+            if k != "stage" and not (k in stage.defaults and k not in stage.keys)}
+    return resolve_config(stage.id, {**base, **(overrides or {})})

@@ -179,7 +179,8 @@ class NNLabApp(App[int]):
 
     def run_again(self, saved_config: dict[str, Any]) -> bool:
         """Start a new run with a saved run's config, validated again by the engine."""
-        from engine.config import ConfigError, revalidate
+        from engine.config import ConfigError
+        from engine.stages import revalidate
 
         try:
             config = revalidate(saved_config)

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from engine.config import ConfigError, resolve_config
-from engine.data_cifar import load_cifar10, load_digits32, load_images
-from engine.gpu_pipeline import DevicePipeline, channel_stats, crop_flip
+from engine.config import ConfigError
+from engine.stages import resolve_config
+from engine.data.cifar import load_cifar10, load_digits32, load_images
+from engine.cnn.pipeline import DevicePipeline, channel_stats, crop_flip
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
@@ -95,7 +96,7 @@ def test_limits_take_the_first_examples(tiny_cifar):
 
 
 def test_cifar_stage_runs_from_disk(tiny_cifar):
-    from engine.cnn_runner import build
+    from engine.cnn.runner import build
 
     root, _ = tiny_cifar
     cfg = resolve_config("cifar-augment", {"dataset": "cifar10", "device": "cpu", "batch_size": 8, "epochs": 1})

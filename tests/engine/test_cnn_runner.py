@@ -5,8 +5,9 @@ import json
 import pytest
 import torch
 
-from engine.cnn_runner import build, build_from_tensors
-from engine.config import ConfigError, resolve_config
+from engine.cnn.runner import build, build_from_tensors
+from engine.config import ConfigError
+from engine.stages import resolve_config
 from engine.runner import StopRequested
 
 

@@ -4,8 +4,8 @@ import json
 import pytest
 import torch
 
-from engine.cnn_model import build_model, layer_table
-from engine.cnn_summary import _out_size, propagate, render_summary, summarize
+from engine.cnn.model import build_model, layer_table
+from engine.cnn.summary import _out_size, propagate, render_summary, summarize
 
 SHAPES_32 = {"conv1": "32x32x32", "pool1": "16x16x32", "conv2": "16x16x64", "pool2": "8x8x64",
              "conv3": "8x8x64", "pool3": "4x4x64", "fc4": "1000", "fc5": "10"}

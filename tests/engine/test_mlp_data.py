@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import scipy.io
 
-from engine.config import ConfigError, resolve_config
-from engine.data_circles import course_grid, make_circles
-from engine.data_mat import load_mat
-from engine.data_mnist import load_digits_data, load_mnist
-from engine.mlp_runner import build
+from engine.config import ConfigError
+from engine.stages import resolve_config
+from engine.data.circles import course_grid, make_circles
+from engine.data.mat import load_mat
+from engine.data.mnist import load_digits_data, load_mnist
+from engine.mlp.runner import build
 
 COURSE_CIRCLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "circles.mat"
 

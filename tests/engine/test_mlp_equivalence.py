@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.config import ConfigError, resolve_config
-from engine.mlp_models import AutogradMLP, ManualMLP, TorchNNMLP, init_weights
-from engine.mlp_runner import build
+from engine.config import ConfigError
+from engine.stages import resolve_config
+from engine.mlp.models import AutogradMLP, ManualMLP, TorchNNMLP, init_weights
+from engine.mlp.runner import build
 from engine.runner import StopRequested
 
 COURSE_CIRCLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "circles.mat"

@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.config import resolve_config
-from engine.svm_runner import build
+from engine.stages import resolve_config
+from engine.svm.runner import build
 
 COURSE_CIRCLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "circles.mat"
 

@@ -8,7 +8,8 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from engine import cli as cli_module
-from engine.config import KEYS, SVM_GAMMA, ConfigError, load_toml, parse_assignments, resolve_config
+from engine.config import KEYS, SVM_GAMMA, ConfigError, load_toml, parse_assignments
+from engine.stages import resolve_config
 from engine.stages import STAGES
 from engine.train import resume_config
 

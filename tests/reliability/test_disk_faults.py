@@ -6,10 +6,10 @@ import os
 import signal
 from pathlib import Path
 
-from engine import runstore
-from engine.config import resolve_config
+from engine.store import runstore
+from engine.stages import resolve_config
 from engine.events import EpochEnd, RunStarted
-from engine.runstore import RESERVE_NAME, load_checkpoint, read_metrics, read_record
+from engine.store import RESERVE_NAME, load_checkpoint, read_metrics, read_record
 from engine.train import train
 
 

@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-from engine.config import resolve_config
-from engine.runstore import load_checkpoint, read_metrics, read_record
+from engine.stages import resolve_config
+from engine.store import load_checkpoint, read_metrics, read_record
 from engine.train import train
 
 # Measured here: the lab CNN with plain SGD at lr 12 on 200 digits gives a finite epoch 1 and an inf/nan loss in

@@ -1,5 +1,5 @@
 """Point 4: damaged or hostile run folders never crash list, show, compare, export or resume, and never
-execute anything. The TUI reads runs only through engine.runstore.list_runs / read_record / read_metrics /
+execute anything. The TUI reads runs only through engine.store.list_runs / read_record / read_metrics /
 read_artifacts, so the in-process checks of those functions cover it."""
 import json
 import os
@@ -10,8 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import torch
 
-from engine.config import ConfigError, resolve_config
-from engine.runstore import list_runs, load_checkpoint, read_artifacts, read_metrics
+from engine.config import ConfigError
+from engine.stages import resolve_config
+from engine.store import list_runs, load_checkpoint, read_artifacts, read_metrics
 from engine.train import train
 
 STAMP = "20250101-000000"

@@ -5,8 +5,8 @@ import signal
 
 import pytest
 
-from engine.config import resolve_config
-from engine.runstore import list_runs, load_checkpoint, read_metrics, read_record
+from engine.stages import resolve_config
+from engine.store import list_runs, load_checkpoint, read_metrics, read_record
 from engine.train import resume, train
 from tests.reliability.conftest import metrics_rows
 

@@ -24,7 +24,7 @@ VIEWS = ["samples", "confusion", "summary"]
 
 
 def serve(runs_dir: str, stage: str, dataset: str, train: bool) -> None:
-    from engine.config import resolve_config
+    from engine.stages import resolve_config
     from tui.app import NNLabApp
 
     class App(NNLabApp):

@@ -18,7 +18,7 @@ def run_py(code: str) -> dict:
 def test_engine_and_nnlab_run_load_no_textual(tmp_path):
     code = f"""
 import io, json, sys, contextlib
-import engine, engine.cli, engine.train, engine.runstore, engine.stages, engine.config, engine.events
+import engine, engine.cli, engine.train, engine.store, engine.stages, engine.config, engine.events
 from engine.cli import main
 buf = io.StringIO()
 with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(io.StringIO()):

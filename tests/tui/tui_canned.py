@@ -57,7 +57,7 @@ def digits_artifacts(epoch: int) -> dict[str, dict[str, Any]]:
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    from engine.runstore import summarize as engine_summarize
+    from engine.store import summarize as engine_summarize
 
     return engine_summarize(rows)
 

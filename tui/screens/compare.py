@@ -34,7 +34,7 @@ POLL_S = 2.0
 def load_run(run_dir: Path) -> dict[str, Any] | None:
     """run.json (effective status) + config + metrics of one run; None when damaged or gone."""
     from engine.config import ConfigError
-    from engine.runstore import read_config, read_metrics, read_record
+    from engine.store import read_config, read_metrics, read_record
 
     record = read_record(run_dir)
     if record.get("status") == "damaged":
@@ -173,7 +173,7 @@ class CompareScreen(Screen):
         labels = [f"{i + 1} {short_name(r)[:28]}" for i, r in enumerate(records)]
         self._plot("#compare-plot", records, labels, colours,
                    f"{len(records)} runs" if len(records) >= 2 else "pick 2-8 runs in History (space, c)")
-        from engine.runs_commands import table_keys
+        from engine.cli.runs import table_keys
 
         keys = table_keys([r["config"] for r in records], all_keys=self.all_keys)
         table = self.query_one("#compare-table", DataTable)
@@ -191,7 +191,7 @@ class CompareScreen(Screen):
             self.notify("no hyperparameter differs between these runs (k shows all)", timeout=3)
 
     def _draw_ablation(self) -> None:
-        from engine.runstore import list_runs
+        from engine.store import list_runs
 
         chosen = pick_ablation(list_runs(self.runs_dir))
         records, labels, colours = [], [], []
@@ -225,8 +225,8 @@ class CompareScreen(Screen):
         self._plot("#ablation-plot", records, labels, colours, "2-cd ablation (newest finished run per stage)")
 
     def _draw_sweep(self) -> None:
-        from engine.runs_commands import differing_keys
-        from engine.runstore import list_runs
+        from engine.cli.runs import differing_keys
+        from engine.store import list_runs
 
         runs = list_runs(self.runs_dir)
         tags = sweep_tags(runs)

@@ -1,6 +1,6 @@
 """History screen: every saved run, live.
 
-Lists the run store with engine.runstore.list_runs (run.json files only) every 1.5 s in a
+Lists the run store with engine.store.list_runs (run.json files only) every 1.5 s in a
 thread worker, so runs started headless or in another process appear and update by
 themselves; a run whose process is gone reads as crashed, a damaged one as damaged with
 its reason. Sort, filter (stage, status, tag), fuzzy search, preview the curves, rename,
@@ -195,7 +195,7 @@ class HistoryScreen(Screen):
 
     @work(thread=True, exclusive=True, group="history-poll")
     def _list_runs(self) -> None:
-        from engine.runstore import list_runs
+        from engine.store import list_runs
 
         self.post_message(RunsListed(list_runs(self.app.runs_dir)))  # type: ignore[attr-defined]
 
@@ -305,7 +305,7 @@ class HistoryScreen(Screen):
             plot.set_series([], title="damaged run")
             detail.update(f"{record['id']}\ndamaged: {record.get('reason')}")
             return
-        from engine.runstore import read_metrics
+        from engine.store import read_metrics
 
         rows = read_metrics(Path(record["run_dir"]))
         xs = [r["epoch"] for r in rows]
@@ -411,7 +411,7 @@ class HistoryScreen(Screen):
         def done(text: str | None) -> None:
             if text is None:
                 return
-            from engine.runstore import update_record
+            from engine.store import update_record
 
             try:
                 update_record(Path(record["run_dir"]), **{field: convert(text)})
@@ -442,7 +442,7 @@ class HistoryScreen(Screen):
         if record.get("status") == "running":
             self.notify("this run is still going: stop it first", severity="warning")
             return
-        from engine.runstore import move_to_trash
+        from engine.store import move_to_trash
 
         try:
             target = move_to_trash(self.app.runs_dir, Path(record["run_dir"]))  # type: ignore[attr-defined]
@@ -461,7 +461,7 @@ class HistoryScreen(Screen):
         if not self.trash:
             self.notify("nothing to undo")
             return
-        from engine.runstore import restore_from_trash
+        from engine.store import restore_from_trash
 
         trashed = self.trash.pop()
         try:
@@ -477,7 +477,7 @@ class HistoryScreen(Screen):
         if record is None:
             return None
         from engine.config import ConfigError
-        from engine.runstore import read_config
+        from engine.store import read_config
 
         try:
             return read_config(Path(record["run_dir"]))

@@ -18,7 +18,8 @@ from textual.widgets import Footer, Header, Input, OptionList, RadioButton, Radi
 from textual.widgets.option_list import Option
 from textual.content import Content
 
-from engine.config import ConfigError, resolve_config
+from engine.config import ConfigError
+from engine.stages import resolve_config
 from engine.stages import STAGES, Stage
 
 PARTS = {"2-ab": "2-ab  the MLP", "2-cd": "2-cd  CNN, CIFAR-10"}

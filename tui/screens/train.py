@@ -200,7 +200,7 @@ class TrainScreen(Screen):
     def _summary(config: dict[str, Any]) -> dict[str, Any] | None:
         if not str(config.get("stage", "")).startswith("cifar"):
             return None
-        from engine.cnn_summary import summarize  # sizes from the layer table; no torch
+        from engine.cnn.summary import summarize  # sizes from the layer table; no torch
 
         return summarize(config)
 

@@ -82,7 +82,7 @@ class SVMRunner:
     def artifacts(self, epoch: int, last: bool) -> dict[str, dict[str, Any]]:
         if epoch != 1 or self.data["x_train"].shape[1] != 2 or len(self.labels) != 2:
             return {}
-        from engine.data_circles import GRID_HI, GRID_LO, GRID_N, course_grid
+        from engine.data.circles import GRID_HI, GRID_LO, GRID_N, course_grid
 
         def rows(x, y):
             return [[*np.round(p, 4).tolist(), int(c)] for p, c in zip(x, y)]
@@ -105,6 +105,6 @@ class SVMRunner:
 
 
 def build(config: dict[str, Any], data_dir: str) -> SVMRunner:
-    from engine.mlp_runner import load_dataset
+    from engine.mlp.runner import load_dataset
 
     return SVMRunner(config, load_dataset(config["dataset"], data_dir))

@@ -1,4 +1,4 @@
-"""Sizes of the lab CNN computed from its layer table (engine.cnn_model.layer_table).
+"""Sizes of the lab CNN computed from its layer table (engine.cnn.model.layer_table).
 
 For each layer: output shape, parameters, receptive field and FLOPs, for 32x32 inputs
 and for the 28x28 crops of the augmented stages. Nothing is hard-coded: the formulas are
@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from engine.cnn_model import IN_CHANNELS, Layer, layer_table
+from engine.cnn.model import IN_CHANNELS, Layer, layer_table
 
 
 def _out_size(n: int, k: int, s: int, p: int, ceil: bool) -> int:

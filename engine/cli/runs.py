@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import ConfigError
-from engine.safe_text import one_line
-from engine.runstore import (clean_json, list_runs, move_to_trash, read_config, read_metrics, read_record,
+from engine.text import one_line
+from engine.store import (clean_json, list_runs, move_to_trash, read_config, read_metrics, read_record,
                              resolve_run)
 
 
@@ -163,7 +163,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                                       else str(row[c]) for c in METRIC_COLUMNS) + "\n")
         return 0
     record = load_full(args.runs_dir, args.run)
-    from engine.runstore import read_artifacts
+    from engine.store import read_artifacts
 
     record["artifacts"] = read_artifacts(Path(record["run_dir"]))
     print(json.dumps(clean_json(record)))

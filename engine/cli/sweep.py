@@ -12,9 +12,10 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from engine.config import ConfigError, resolve_config, split_assignment
-from engine.runs_commands import table
-from engine.runstore import check_runs_dir, clean_json
+from engine.config import ConfigError, split_assignment
+from engine.stages import resolve_config
+from engine.cli.runs import table
+from engine.store import check_runs_dir, clean_json
 
 
 def parse_grid(items: list[str]) -> dict[str, list[str]]:

@@ -1,4 +1,4 @@
-"""The lab CNN (part 2-cd), built from one layer table that engine.cnn_summary also reads.
+"""The lab CNN (part 2-cd), built from one layer table that engine.cnn.summary also reads.
 
     conv1 5x5 32 pad 2 -> ReLU -> pool1 2/2
     conv2 5x5 64 pad 2 -> ReLU -> pool2 2/2
@@ -51,7 +51,7 @@ def layer_table(batchnorm: bool = False, dropout: float = 0.0) -> list[Layer]:
 
 def fc4_inputs(size: int = 32) -> int:
     """Features entering fc4 for a size x size input (1024 for both 32 and 28)."""
-    from engine.cnn_summary import propagate
+    from engine.cnn.summary import propagate
 
     rows = propagate(layer_table(), size)
     return next(r["in_features"] for r in rows if r["name"] == "fc4")

@@ -1,6 +1,6 @@
 """StageRunner for the CNN stages (cifar-base ... cifar-batchnorm); see engine.runner.
 
-build(config, data_dir) loads the images (engine.data_cifar) and hands them to
+build(config, data_dir) loads the images (engine.data.cifar) and hands them to
 build_from_tensors, which benchmarks and tests can call with their own tensors.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ N_SAMPLES = 16
 
 
 def build(config: dict[str, Any], data_dir: str) -> "CNNRunner":
-    from engine.data_cifar import load_images
+    from engine.data.cifar import load_images
 
     device = resolve_device(config.get("device", "auto"))  # before the (slow) data load
     data = load_images(config, data_dir)
@@ -72,8 +72,8 @@ class CNNRunner:
     def __init__(self, config, train_x, train_y, test_x, test_y, classes, device, mirror_ok=True):
         import torch
 
-        from engine.cnn_model import build_model
-        from engine.gpu_pipeline import DevicePipeline
+        from engine.cnn.model import build_model
+        from engine.cnn.pipeline import DevicePipeline
 
         self.config = dict(config)
         self.classes = list(classes)
@@ -167,7 +167,7 @@ class CNNRunner:
 
     # ---- extras -----------------------------------------------------------------------------
     def artifacts(self, epoch: int, last: bool) -> dict[str, dict[str, Any]]:
-        from engine.cnn_summary import summarize
+        from engine.cnn.summary import summarize
 
         if self._eval is None:
             self.evaluate()

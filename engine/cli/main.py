@@ -12,9 +12,10 @@ import signal
 import sys
 from typing import Any, Sequence
 
-from engine.config import ConfigError, load_toml, parse_assignments, resolve_config
-from engine.runstore import clean_json
-from engine.safe_text import one_line
+from engine.config import ConfigError, load_toml, parse_assignments
+from engine.stages import resolve_config
+from engine.store import clean_json
+from engine.text import one_line
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 STATUS_EXIT = {"finished": EXIT_OK, "diverged": EXIT_DIVERGED, "interrupted": EXIT_INTERRUPTED, "failed": EXIT_ERROR}
@@ -143,8 +144,8 @@ def _run_summary(event) -> dict[str, Any]:
 
 def cmd_run(args: argparse.Namespace, resume: bool = False) -> int:
     from engine import train as engine_train
-    from engine.printer import make_printer
-    from engine.runstore import check_runs_dir, resolve_run
+    from engine.cli.printer import make_printer
+    from engine.store import check_runs_dir, resolve_run
 
     runs_dir, data_dir = args.runs_dir, args.data_dir
     if resume:
@@ -226,11 +227,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "summary":
             return cmd_summary(args)
         if args.command == "sweep":
-            from engine.sweep import cmd_sweep
+            from engine.cli.sweep import cmd_sweep
 
             return cmd_sweep(args)
         if args.command == "runs":
-            from engine import runs_commands
+            from engine.cli import runs as runs_commands
 
             return runs_commands.dispatch(args)
     except ConfigError as exc:

@@ -1,7 +1,7 @@
 """Stage runner for the part 2-ab MLP stages (engine.runner.StageRunner).
 
 circles-manual, circles-autograd, circles-nn and circles-optim train the four
-implementations of engine.mlp_models on circles (or a course .mat file);
+implementations of engine.mlp.models on circles (or a course .mat file);
 mnist-mlp trains implementation 4 on MNIST, the 8 x 8 digits, or a .mat file.
 
 The data order is reshuffled every epoch by a torch.Generator of its own
@@ -29,16 +29,16 @@ N_SAMPLES = 16  # sample predictions shown for image data sets
 def load_dataset(name: str, data_dir: str) -> dict:
     """circles | digits | mnist | a .mat path -> the loaders' dict (engine.data_*)."""
     if name == "circles":
-        from engine.data_circles import make_circles
+        from engine.data.circles import make_circles
         return make_circles()
     if name == "digits":
-        from engine.data_mnist import load_digits_data
+        from engine.data.mnist import load_digits_data
         return load_digits_data()
     if name == "mnist":
-        from engine.data_mnist import load_mnist
+        from engine.data.mnist import load_mnist
         return load_mnist(data_dir)
     if isinstance(name, str) and name.lower().endswith(".mat"):
-        from engine.data_mat import load_mat
+        from engine.data.mat import load_mat
         return load_mat(name)
     raise ConfigError(f"invalid value for dataset: {name!r} (allowed: circles, digits, mnist, or a .mat file)")
 
@@ -81,7 +81,7 @@ def threads(n: int | None) -> Iterator[None]:
 
 class MLPRunner:
     def __init__(self, config: dict[str, Any], data: dict, device: torch.device):
-        from engine.mlp_models import IMPLEMENTATIONS, init_weights
+        from engine.mlp.models import IMPLEMENTATIONS, init_weights
 
         self.stage = config["stage"]
         self.device = str(device)
@@ -178,7 +178,7 @@ class MLPRunner:
                 "test": rows(self.data["x_test"], self.data["y_test"])}
 
     def _boundary(self, epoch: int) -> dict[str, Any]:
-        from engine.data_circles import GRID_HI, GRID_LO, GRID_N, course_grid
+        from engine.data.circles import GRID_HI, GRID_LO, GRID_N, course_grid
 
         grid = torch.as_tensor(course_grid(), dtype=torch.float32, device=self.x_train.device)
         prob = torch.softmax(self._logits(grid), dim=1)[:, 1].reshape(GRID_N, GRID_N)

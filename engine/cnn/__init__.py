@@ -1,0 +1,1 @@
+"""Part 2-cd: the lab CNN, its device-resident data pipeline and its summary."""

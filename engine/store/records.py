@@ -1,0 +1,202 @@
+"""Typed records of saved runs: what a reader of the store (CLI tables, the TUI, comparisons) works with.
+
+A run.json is untrusted text on disk; `RunRecord.from_json` (called only by the store's reader) turns it
+into a record whose every field has the type it says, and `to_json()` gives back the cleaned JSON
+object that `nnlab runs list --json` prints (the saved-run contract). `Summary` is the one place that
+knows how a history becomes "last" and "best of each metric, with its epoch".
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+STATUSES = ("running", "finished", "diverged", "interrupted", "failed")
+# better(a, b) for each metric of a summary's "best"
+BEST_OF = (("test_acc", max), ("train_acc", max), ("test_loss", min), ("train_loss", min))
+SUMMARY_METRICS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "wall_time")
+TEXT_FIELDS = ("stage", "name", "created", "ended", "device", "host", "resumed_from", "message", "pid_start")
+NUMBER_FIELDS = ("duration_s", "epochs", "seed", "pid")
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def safe_text(value: Any, keep_newlines: bool = False, limit: int = 2000) -> str:
+    """A string safe to print on a terminal: control characters (escape sequences) become '?'."""
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    text = _CONTROL.sub("?", text[:limit])
+    return text if keep_newlines else text.replace("\n", " ").replace("\t", " ")
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def is_finite(value: Any) -> bool:
+    return is_number(value) and math.isfinite(value)
+
+
+@dataclass(frozen=True)
+class Best:
+    """The best value a metric reached, and the epoch it reached it at."""
+
+    value: float
+    epoch: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"value": self.value, "epoch": self.epoch}
+
+
+@dataclass(frozen=True)
+class Summary:
+    """run.json's summary: epochs done, the last metrics row, the best of each metric with its epoch."""
+
+    epochs_done: int = 0
+    last: Mapping[str, float | None] = field(default_factory=dict)
+    best: Mapping[str, Best] = field(default_factory=dict)
+
+    @classmethod
+    def from_history(cls, history: Sequence[Mapping[str, Any]]) -> Summary:
+        best: dict[str, Best] = {}
+        for metric, better in BEST_OF:
+            rows = [r for r in history if is_finite(r.get(metric))]
+            if rows:
+                row = better(rows, key=lambda r, m=metric: r[m])
+                best[metric] = Best(row[metric], row["epoch"])
+        return cls(len(history), dict(history[-1]) if history else {}, best)
+
+    @classmethod
+    def from_json(cls, raw: Any) -> Summary:
+        """A summary as read from disk: anything without the expected shape is dropped."""
+        if not isinstance(raw, dict):
+            raw = {}
+        done = raw.get("epochs_done")
+        last = raw.get("last") if isinstance(raw.get("last"), dict) else {}
+        best = raw.get("best") if isinstance(raw.get("best"), dict) else {}
+        return cls(
+            epochs_done=done if isinstance(done, int) and not isinstance(done, bool) and done >= 0 else 0,
+            last={k: v for k, v in last.items() if k in SUMMARY_METRICS and (v is None or is_number(v))},
+            best={k: Best(v["value"], v.get("epoch") if is_number(v.get("epoch")) else None)
+                  for k, v in best.items()
+                  if k in SUMMARY_METRICS and isinstance(v, dict) and is_number(v.get("value"))},
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {"epochs_done": self.epochs_done, "last": dict(self.last),
+                "best": {k: b.to_json() for k, b in self.best.items()}}
+
+    def best_of(self, metric: str) -> Best | None:
+        return self.best.get(metric)
+
+    @property
+    def best_test_acc(self) -> Best | None:
+        return self.best.get("test_acc")
+
+    def last_of(self, metric: str) -> float | None:
+        value = self.last.get(metric)
+        return value if is_number(value) else None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One saved run as the store reads it (effective status: a running run whose process is gone is
+    `crashed`; an unreadable folder is `damaged`, with the reason)."""
+
+    id: str
+    run_dir: Path
+    status: str
+    stage: str | None = None
+    name: str = ""
+    created: str | None = None
+    ended: str | None = None
+    duration_s: float | None = None
+    epochs: int | None = None
+    seed: int | None = None
+    device: str | None = None
+    host: str | None = None
+    pid: int | None = None
+    resumed_from: str | None = None
+    tags: tuple[str, ...] = ()
+    notes: str = ""
+    message: str | None = None
+    reason: str | None = None  # why a damaged run is damaged
+    summary: Summary = field(default_factory=Summary)
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def damaged(cls, run_dir: Path, reason: str) -> RunRecord:
+        name = run_dir.name
+        raw = {"id": name, "run_dir": str(run_dir), "name": safe_text(name), "tags": [],
+               "summary": Summary().to_json(), "status": "damaged", "reason": reason}
+        return cls(id=name, run_dir=run_dir, status="damaged", name=safe_text(name), reason=reason, raw=raw)
+
+    @classmethod
+    def from_json(cls, run_dir: Path, record: Mapping[str, Any], status: str) -> RunRecord:
+        """A run.json object (already known to be a dict with a valid status) -> a clean record. The folder
+        name is the run's id; `status` is the effective one."""
+        out: dict[str, Any] = dict(record)
+        out["id"] = run_dir.name
+        out["run_dir"] = str(run_dir)
+        out["status"] = status
+        for key in TEXT_FIELDS:
+            if out.get(key) is not None:
+                out[key] = safe_text(out[key])
+        if out.get("name") in (None, ""):
+            out["name"] = out["id"]
+        out["notes"] = safe_text(out["notes"], keep_newlines=True, limit=20000) if out.get("notes") is not None else ""
+        for key in NUMBER_FIELDS:
+            if key in out and not (out[key] is None or is_number(out[key])):
+                out[key] = None
+        tags = out.get("tags")
+        out["tags"] = [safe_text(t, limit=200) for t in tags[:200]] if isinstance(tags, list) else []
+        versions = out.get("versions")
+        out["versions"] = ({safe_text(k, limit=50): safe_text(v, limit=200) for k, v in versions.items()}
+                           if isinstance(versions, dict) else {})
+        summary = Summary.from_json(out.get("summary"))
+        out["summary"] = summary.to_json()
+
+        def num(key: str) -> Any:
+            return out.get(key) if is_number(out.get(key)) else None
+
+        epochs, seed, pid = num("epochs"), num("seed"), num("pid")
+        return cls(
+            id=out["id"], run_dir=run_dir, status=status, stage=out.get("stage"), name=out["name"],
+            created=out.get("created"), ended=out.get("ended"), duration_s=num("duration_s"),
+            epochs=int(epochs) if epochs is not None else None, seed=int(seed) if seed is not None else None,
+            device=out.get("device"), host=out.get("host"), pid=int(pid) if pid is not None else None,
+            resumed_from=out.get("resumed_from"), tags=tuple(out["tags"]), notes=out["notes"],
+            message=out.get("message"), summary=summary, raw=out,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The cleaned run.json object, as `runs list --json` prints it."""
+        return dict(self.raw)
+
+    @property
+    def is_damaged(self) -> bool:
+        return self.status == "damaged"
+
+    @property
+    def short_id(self) -> str:
+        return self.id[-4:]
+
+    @property
+    def has_name(self) -> bool:
+        """True when a user named the run (its name is not just its id)."""
+        return bool(self.name) and self.name != self.id
+
+    @property
+    def epochs_done(self) -> int:
+        return self.summary.epochs_done
+
+    @property
+    def best(self) -> Best | None:
+        """Best test accuracy and its epoch."""
+        return self.summary.best_test_acc
+
+    @property
+    def last(self) -> Mapping[str, float | None]:
+        return self.summary.last

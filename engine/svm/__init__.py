@@ -1,0 +1,1 @@
+"""Part 2-ab: the scikit-learn SVM baselines."""
