@@ -22,8 +22,8 @@ import torch.nn.functional as F  # noqa: E402
 
 from engine.cnn.model import build_model  # noqa: E402
 from engine.cnn.runner import build_from_tensors  # noqa: E402
-from engine.stages import resolve_config  # noqa: E402
 from engine.devices import resolve_device  # noqa: E402
+from engine.stages import resolve_config  # noqa: E402
 from engine.train import train  # noqa: E402
 
 

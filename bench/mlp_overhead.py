@@ -24,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from engine.stages import resolve_config  # noqa: E402
 from engine.data.circles import make_circles  # noqa: E402
 from engine.mlp.models import init_weights  # noqa: E402
 from engine.mlp.runner import SHUFFLE_SEED_OFFSET  # noqa: E402
+from engine.stages import resolve_config  # noqa: E402
 
 
 def bare_loop(config: dict) -> float:

@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from engine.config import ConfigError
-from engine.stages import revalidate
 from engine.events import BatchEnd, Emit, EpochEnd, RunFinished, RunStarted
 from engine.runner import StageRunner, StopRequested
+from engine.stages import get_stage, revalidate
 from engine.store import RunWriter, load_checkpoint, read_config, summarize, utc_now
-from engine.stages import get_stage
 
 CHECKPOINT_EVERY_S = 5.0  # at most this long of training is redone after a kill -9
 RECORD_EVERY_S = 1.0  # run.json summary refresh while running

@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.config import ConfigError
+from engine.store import clean_json, list_runs, move_to_trash, read_config, read_metrics, read_record, resolve_run
 from engine.text import one_line
-from engine.store import (clean_json, list_runs, move_to_trash, read_config, read_metrics, read_record,
-                             resolve_run)
 
 
 def _fmt(value: Any, spec: str = ".4f") -> str:

@@ -12,9 +12,9 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
+from engine.cli.runs import table
 from engine.config import ConfigError, split_assignment
 from engine.stages import resolve_config
-from engine.cli.runs import table
 from engine.store import check_runs_dir, clean_json
 
 

@@ -5,7 +5,6 @@ import pytest
 import scipy.io
 
 
-
 def assert_bad(result, *needles: str, runs_dir=None):
     assert result.returncode == 2, (result.returncode, result.stderr)
     lines = [line for line in result.stderr.splitlines() if line.strip()]

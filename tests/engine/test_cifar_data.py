@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from engine.config import ConfigError
-from engine.stages import resolve_config
-from engine.data.cifar import load_cifar10, load_digits32, load_images
 from engine.cnn.pipeline import DevicePipeline, channel_stats, crop_flip
+from engine.config import ConfigError
+from engine.data.cifar import load_cifar10, load_digits32, load_images
+from engine.stages import resolve_config
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 

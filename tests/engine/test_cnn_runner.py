@@ -7,8 +7,8 @@ import torch
 
 from engine.cnn.runner import build, build_from_tensors
 from engine.config import ConfigError
-from engine.stages import resolve_config
 from engine.runner import StopRequested
+from engine.stages import resolve_config
 
 
 def runner(stage, **overrides):

@@ -7,11 +7,11 @@ import pytest
 import scipy.io
 
 from engine.config import ConfigError
-from engine.stages import resolve_config
 from engine.data.circles import course_grid, make_circles
 from engine.data.mat import load_mat
 from engine.data.mnist import load_digits_data, load_mnist
 from engine.mlp.runner import build
+from engine.stages import resolve_config
 
 COURSE_CIRCLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "circles.mat"
 

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from engine.config import ConfigError
-from engine.stages import resolve_config
 from engine.mlp.models import AutogradMLP, ManualMLP, TorchNNMLP, init_weights
 from engine.mlp.runner import build
 from engine.runner import StopRequested
+from engine.stages import resolve_config
 
 COURSE_CIRCLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "circles.mat"
 CIRCLE_STAGES = ("circles-manual", "circles-autograd", "circles-nn", "circles-optim")

@@ -9,8 +9,7 @@ from hypothesis import strategies as st
 
 from engine import cli as cli_module
 from engine.config import KEYS, SVM_GAMMA, ConfigError, load_toml, parse_assignments
-from engine.stages import resolve_config
-from engine.stages import STAGES
+from engine.stages import STAGES, resolve_config
 from engine.train import resume_config
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

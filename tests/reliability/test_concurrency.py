@@ -2,9 +2,8 @@
 write never fails."""
 import json
 
-from engine.store import runstore
 from engine.stages import resolve_config
-from engine.store import RunWriter, list_runs, load_checkpoint, read_metrics
+from engine.store import RunWriter, list_runs, load_checkpoint, read_metrics, runstore
 from tests.conftest import run_cli
 
 EPOCHS = 80

@@ -6,10 +6,9 @@ import os
 import signal
 from pathlib import Path
 
-from engine.store import runstore
-from engine.stages import resolve_config
 from engine.events import EpochEnd, RunStarted
-from engine.store import RESERVE_NAME, load_checkpoint, read_metrics, read_record
+from engine.stages import resolve_config
+from engine.store import RESERVE_NAME, load_checkpoint, read_metrics, read_record, runstore
 from engine.train import train
 
 

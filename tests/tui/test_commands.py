@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import asyncio
 
+from tui_canned import DEVICES
+
 from tui.app import NNLabApp
 from tui.commands import _bindings, nnlab_commands
 from tui.screens.help import help_table, screen_classes
-from tui_canned import DEVICES
 
 
 def test_help_lists_every_key():

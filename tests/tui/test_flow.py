@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from tui.app import NNLabApp
 from tui_canned import DEVICES
+
+from tui.app import NNLabApp
 
 
 async def wait_for(pilot, predicate, timeout: float = 60.0, what: str = "condition") -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from tui_canned import boundary, circles_events
 
 from engine.events import BatchEnd
 from tui.fuzzy import matches, parse_query
@@ -11,7 +12,6 @@ from tui.run_state import RunState
 from tui.run_worker import BatchProgress, RunEvent, message_for
 from tui.smoothing import ema, finite_points
 from tui.widgets.boundary import blend, boundary_rows
-from tui_canned import boundary, circles_events
 
 
 def test_ema_is_causal_and_debiased():

@@ -6,9 +6,9 @@ Update with: pytest tests/tui --snapshot-update
 from __future__ import annotations
 
 import pytest
+from tui_canned import DEVICES, circles_events, digits_cnn_events, populate, populate_cifar_and_sweep
 
 from tui.app import NNLabApp
-from tui_canned import DEVICES, circles_events, digits_cnn_events, populate, populate_cifar_and_sweep
 
 SMALL = (80, 24)
 LARGE = (120, 36)
