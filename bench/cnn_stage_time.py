@@ -1,7 +1,7 @@
 """Wall time of a whole CNN stage through the engine (run store, events and per-epoch test
 evaluation included) on CIFAR-shaped random data: by default cifar-batchnorm, 30 epochs of
-50,000 training and 10,000 test images, on the best device (the issue's GPU target: under 20 s
-on one H100). A bare loop over the same batches, without augmentation or evaluation, is timed
+50,000 training and 10,000 test images, on the best device (target: under 20 s on one
+H100). A bare loop over the same batches, without augmentation or evaluation, is timed
 in the same process as the baseline. The last line is one JSON object.
 
     python bench/cnn_stage_time.py [--stage S] [--epochs N] [--n-train N] [--n-test N] [--device D]
@@ -21,7 +21,9 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from engine.cnn.model import build_model  # noqa: E402
-from engine.cnn.runner import build_from_tensors  # noqa: E402
+from engine.cnn.runner import build_from_data  # noqa: E402
+from engine.data import Dataset  # noqa: E402
+from engine.data.dataset import numbered  # noqa: E402
 from engine.devices import resolve_device  # noqa: E402
 from engine.stages import resolve_config  # noqa: E402
 from engine.train import train  # noqa: E402
@@ -78,7 +80,7 @@ def main() -> None:
     x, y = fake_cifar(args.n_train, 0)
     tx, ty = fake_cifar(args.n_test, 1)
     bare = bare_epoch_s(config, x, y, device, batches=min(40, args.n_train // config["batch_size"]))
-    runner = build_from_tensors(config, x, y, tx, ty, device=device)
+    runner = build_from_data(config, Dataset("random", x, y, tx, ty, numbered(10)), device)
     epoch_times = []
     last = [time.perf_counter()]
 

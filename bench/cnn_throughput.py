@@ -4,7 +4,7 @@ in one process:
   a  a bare loop over float tensors already cropped to 28x28 (the model work, no data work);
      also a_cl: the same loop in channels_last, for reference
   b  the engine: engine.cnn.runner with cifar-augment settings (random 28x28 crop + flip,
-     standardization, all on the device), fed the same kind of data through build_from_tensors
+     standardization, all on the device), fed the same kind of data through build_from_data
   c  the usual torchvision pipeline: PIL images, RandomCrop(28) + RandomHorizontalFlip +
      ToTensor + Normalize, DataLoader(num_workers=2)
 
@@ -34,8 +34,11 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from engine.cnn.model import build_model  # noqa: E402
-from engine.cnn.runner import build_from_tensors  # noqa: E402
+from engine.cnn.runner import build_from_data  # noqa: E402
 from engine.cnn.summary import summarize  # noqa: E402
+from engine.data import Dataset  # noqa: E402
+from engine.data.dataset import numbered  # noqa: E402
+from engine.devices import resolve_device  # noqa: E402
 from engine.stages import resolve_config  # noqa: E402
 
 BATCH = 128
@@ -100,7 +103,8 @@ class Engine:
     def __init__(self, x_u8, y, chunk: int):
         config = resolve_config("cifar-augment", {"device": DEVICE.type, "lr": LR})
         n = chunk * BATCH
-        self.runner = build_from_tensors(config, x_u8[:n], y[:n], x_u8[:1000], y[:1000], device=DEVICE.type)
+        data = Dataset("random", x_u8[:n], y[:n], x_u8[:1000], y[:1000], numbered(10))
+        self.runner = build_from_data(config, data, DEVICE.type)
         self.epoch = 0
 
     def run(self, k: int) -> float:
@@ -182,8 +186,6 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     args = parser.parse_args()
     global DEVICE
-    from engine.devices import resolve_device
-
     DEVICE = torch.device(resolve_device(args.device))
     if DEVICE.type == "cuda":
         torch.backends.cudnn.benchmark = True

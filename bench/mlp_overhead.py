@@ -28,15 +28,16 @@ from engine.data.circles import make_circles  # noqa: E402
 from engine.mlp.models import init_weights  # noqa: E402
 from engine.mlp.runner import SHUFFLE_SEED_OFFSET  # noqa: E402
 from engine.stages import resolve_config  # noqa: E402
+from engine.train import train  # noqa: E402
 
 
 def bare_loop(config: dict) -> float:
     """The same computation as circles-optim, written as a plain torch loop. -> final test acc."""
     data = make_circles()
-    x_train = torch.as_tensor(data["x_train"], dtype=torch.float32)
-    y_train = torch.as_tensor(data["y_train"])
-    x_test = torch.as_tensor(data["x_test"], dtype=torch.float32)
-    y_test = torch.as_tensor(data["y_test"])
+    x_train = torch.as_tensor(data.x_train, dtype=torch.float32)
+    y_train = torch.as_tensor(data.y_train)
+    x_test = torch.as_tensor(data.x_test, dtype=torch.float32)
+    y_test = torch.as_tensor(data.y_test)
     w = init_weights(2, config["hidden"], 2, config["init_std"], config["seed"])
     net = torch.nn.Sequential(torch.nn.Linear(2, config["hidden"]), torch.nn.Tanh(), torch.nn.Linear(config["hidden"], 2))
     with torch.no_grad():
@@ -63,8 +64,6 @@ def bare_loop(config: dict) -> float:
 
 
 def engine_run(config: dict) -> float:
-    from engine.train import train
-
     with tempfile.TemporaryDirectory() as tmp:
         events = []
         done = train(config, runs_dir=str(Path(tmp) / "runs"), data_dir=str(Path(tmp) / "data"),

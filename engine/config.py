@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import tomllib
 from dataclasses import dataclass
 from typing import Any
 
@@ -198,8 +199,6 @@ def parse_assignments(items: list[str]) -> dict[str, str]:
 
 def load_toml(path: str) -> dict[str, Any]:
     """Read a --config file: flat `key = value` pairs (an optional [config] table)."""
-    import tomllib
-
     try:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)

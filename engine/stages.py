@@ -10,7 +10,11 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from engine.cnn.summary import summarize as summarize_cnn
 from engine.config import KEYS, SVM_GAMMA, ConfigError, Key
+from engine.model_summary import summary_rows
+from engine.runner import StageRunner
+from engine.text import render_table
 
 MLP_EQUATIONS = """\
 H~ = X W_h^T + b_h     H = tanh(H~)
@@ -25,19 +29,6 @@ SAME_COMPUTATION = (
     "circles-manual, -autograd, -nn and -optim are one computation: with the same seed "
     "and reduction their per-epoch losses agree to float precision (compare the runs)."
 )
-
-CNN_TABLE = """\
-layer  out (32 in)  out (28 in)  params
-conv1  32x32x32     28x28x32     2,432   (5x5, pad 2) + ReLU
-pool1  16x16x32     14x14x32     0       (2x2, stride 2)
-conv2  16x16x64     14x14x64     51,264
-pool2  8x8x64       7x7x64       0
-conv3  8x8x64       7x7x64       102,464
-pool3  4x4x64       4x4x64       0       (ceil_mode)
-fc4    1000         1000         1,025,000 + ReLU
-fc5    10           10           10,010
-total                            1,191,170 (+320 with batchnorm)"""
-
 
 @dataclass(frozen=True)
 class Stage:
@@ -62,7 +53,7 @@ class Stage:
         for check in self.extra_checks:
             check(config)
 
-    def build_runner(self, config: dict[str, Any], data_dir: str):
+    def build_runner(self, config: dict[str, Any], data_dir: str) -> StageRunner:
         module, func = self.runner.split(":")
         return getattr(importlib.import_module(module), func)(config, data_dir)
 
@@ -97,11 +88,19 @@ def _circles_stage(sid: str, title: str, how: str, optim: bool = False) -> Stage
     )
 
 
+def cnn_table(config: dict[str, Any]) -> str:
+    """The lab's sizes table of the CNN a config builds: layer, output for 32x32 and for 28x28
+    inputs, parameters (the first four columns of the model summary's table)."""
+    headers, rows = summary_rows(summarize_cnn(config), compact=True)
+    return render_table(headers[:4], [row[:4] for row in rows])
+
+
 def _cnn_stage(sid: str, title: str, adds: str, **overrides: Any) -> Stage:
+    defaults = dict(CNN_BASE, **overrides)
     return Stage(
         id=sid, part="2-cd", title=title,
-        teaches=f"{adds}\n{CNN_TABLE}",
-        keys=_pick(*CNN_KEYS), defaults=dict(CNN_BASE, **overrides),
+        teaches=f"{adds}\n{cnn_table(defaults)}",
+        keys=_pick(*CNN_KEYS), defaults=defaults,
         runner="engine.cnn.runner:build", datasets=("cifar10", "digits"),
     )
 

@@ -1,13 +1,17 @@
 """The nnlab Textual app: four screens (Lab, Train, History, Compare) as app modes.
 
-Only the Lab screen is built at start; the others, plotext and torch load on demand, so
-the first screen paints fast. Training runs in one thread worker owned by the app (so it
+Only the Lab screen is built at start (the others when first shown), and torch is never
+imported before the first paint: devices are probed in a child process, the trainer imports
+torch in its worker thread. Training runs in one thread worker owned by the app (so it
 keeps going while you browse History); its events arrive as messages (tui.run_worker)
 and fold into `self.run_state` (tui.run_state.RunState), which the Train screen draws on a timer.
 """
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -15,67 +19,31 @@ from typing import Any, Callable, Iterable
 
 from textual import work
 from textual.app import App, SystemCommand
-from textual.binding import Binding
 from textual.screen import Screen
+from textual.worker import get_current_worker
 
+from engine.config import ConfigError
+from engine.stages import revalidate
+from engine.store import process_age_s
+from tui.commands import nnlab_commands
+from tui.keymap import APP
 from tui.run_state import RunState
 from tui.run_worker import BatchProgress, RunEvent, RunFailed, run_training
-
-
-def _lab() -> Screen:
-    from tui.screens.lab import LabScreen
-    return LabScreen()
-
-
-def _train() -> Screen:
-    from tui.screens.train import TrainScreen
-    return TrainScreen()
-
-
-def _history() -> Screen:
-    from tui.screens.history import HistoryScreen
-    return HistoryScreen()
-
-
-def _compare() -> Screen:
-    from tui.screens.compare import CompareScreen
-    return CompareScreen()
-
-
-def _process_age() -> float | None:
-    """Seconds since this process started (Linux /proc), for the first-paint measurement."""
-    try:
-        with open("/proc/self/stat") as fh:
-            start_ticks = int(fh.read().rsplit(")", 1)[1].split()[19])
-        with open("/proc/uptime") as fh:
-            uptime = float(fh.read().split()[0])
-        return round(uptime - start_ticks / os.sysconf("SC_CLK_TCK"), 3)
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-PROBE = ("import json, torch; m = getattr(torch.backends, 'mps', None); "
-         "print(json.dumps({'cuda': bool(torch.cuda.is_available()), 'mps': bool(m is not None and m.is_available())}))")
-
-SCREENS_GROUP = Binding.Group("screens")
-SCREEN_KEYS = (("lab", "1", "f2"), ("train", "2", "f3"), ("history", "3", "f4"), ("compare", "4", "f5"))
+from tui.screens.compare import CompareScreen
+from tui.screens.help import HelpScreen
+from tui.screens.history import HistoryScreen
+from tui.screens.lab import LabScreen
+from tui.screens.train import TrainScreen
 
 
 class NNLabApp(App[int]):
     CSS_PATH = str(Path(__file__).with_name("nnlab.tcss"))  # absolute: subclasses elsewhere keep it
     TITLE = "nnlab"
     SUB_TITLE = "RDFIA practical 2-ab / 2-cd"
-    MODES = {"lab": _lab, "train": _train, "history": _history, "compare": _compare}
+    MODES = {"lab": LabScreen, "train": TrainScreen, "history": HistoryScreen, "compare": CompareScreen}
     DEFAULT_MODE = "lab"
-    BINDINGS = [
-        Binding("f1,question_mark", "help", "Help", key_display="?"),
-        # one footer entry "1 2 3 4 screens" (each key's screen is in the header, the help and the palette)
-        *[Binding(f"{digit},{fkey}", f"goto('{mode}')", mode.capitalize(), key_display=digit, group=SCREENS_GROUP)
-          for mode, digit, fkey in SCREEN_KEYS],
-        Binding("ctrl+q", "quit", "Quit", priority=True, show=False),  # in help and the palette; the footer is full
-        Binding("ctrl+t", "next_theme", "Theme", show=False),
-    ]
-    THEMES_CYCLE = ("textual-dark", "textual-light", "textual-ansi", "nord", "gruvbox", "monokai")
+    BINDINGS = APP
+    THEMES_CYCLE = ("textual-dark", "textual-light", "ansi-dark", "ansi-light", "nord", "gruvbox", "monokai")
 
     def __init__(self, runs_dir: str = "saved_runs", data_dir: str = "datasets",
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -99,8 +67,6 @@ class NNLabApp(App[int]):
             self.switch_mode(mode)
 
     def action_help(self) -> None:
-        from tui.screens.help import HelpScreen
-
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
@@ -112,8 +78,6 @@ class NNLabApp(App[int]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        from tui.commands import nnlab_commands
-
         yield from nnlab_commands(self, screen)
 
     # ------------------------------------------------------------------ first paint, devices
@@ -121,16 +85,12 @@ class NNLabApp(App[int]):
         """Called once the Lab screen has painted: note it, then probe the devices (imports torch)."""
         if self.painted_at is not None:
             return
-        import sys
-
         self.painted_at = time.perf_counter()
         self.torch_at_first_paint = "torch" in sys.modules
         log = os.environ.get("NNLAB_FIRST_PAINT_FILE")
         if log:  # for measuring the time to first paint from outside (see tests/tui/measure_startup.py)
-            import json
-
             with open(log, "w") as fh:
-                json.dump({"painted_epoch_s": time.time(), "since_process_start_s": _process_age(),
+                json.dump({"painted_epoch_s": time.time(), "since_process_start_s": process_age_s(),
                            "torch_imported": self.torch_at_first_paint}, fh)
         if self.devices is None:
             self.probe_devices()
@@ -140,13 +100,9 @@ class NNLabApp(App[int]):
         """Ask torch which devices it can use, in a child process started after the first paint:
         importing torch takes seconds of CPU and, in this process, would hold the GIL against
         the UI (the first run imports it in its worker thread instead)."""
-        import json
-        import subprocess
-        import sys
-
         devices = {"auto": True, "cpu": True, "cuda": False, "mps": False}
         try:
-            out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=120)
+            out = subprocess.run([sys.executable, "-m", "engine.devices"], capture_output=True, text=True, timeout=120)
             devices.update(json.loads(out.stdout.strip().splitlines()[-1]))
         except (OSError, ValueError, IndexError, subprocess.SubprocessError):
             pass  # cpu and auto always work; the engine rejects an unavailable accelerator anyway
@@ -154,8 +110,6 @@ class NNLabApp(App[int]):
 
     def _devices_probed(self, devices: dict[str, bool]) -> None:
         self.devices = devices
-        from tui.screens.lab import LabScreen
-
         for stack in self._screen_stacks.values():
             for screen in stack:
                 if isinstance(screen, LabScreen):
@@ -179,9 +133,6 @@ class NNLabApp(App[int]):
 
     def run_again(self, saved_config: dict[str, Any]) -> bool:
         """Start a new run with a saved run's config, validated again by the engine."""
-        from engine.config import ConfigError
-        from engine.stages import revalidate
-
         try:
             config = revalidate(saved_config)
         except ConfigError as exc:
@@ -192,8 +143,6 @@ class NNLabApp(App[int]):
     @work(thread=True, exclusive=True, group="train", exit_on_error=False)
     def _train_worker(self, config: dict[str, Any], name: str | None, tags: list[str] | None,
                       stop: threading.Event) -> None:
-        from textual.worker import get_current_worker
-
         worker = get_current_worker()
         run_training(config, runs_dir=self.runs_dir, data_dir=self.data_dir, post=self.post_message,
                      stop=stop, is_cancelled=lambda: worker.is_cancelled, name=name, tags=tags)
@@ -224,8 +173,6 @@ class NNLabApp(App[int]):
 
     def edit_in_lab(self, config: dict[str, Any]) -> None:
         self.action_goto("lab")
-        from tui.screens.lab import LabScreen
-
         screen = self.screen
         if isinstance(screen, LabScreen):
             self.call_after_refresh(screen.load_config, config)

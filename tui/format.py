@@ -1,24 +1,17 @@
-"""Small text formatters shared by the screens (pure)."""
+"""Text formatters of the screens (pure): percentages, durations, dates, run names. Numbers in
+tables use engine.text.fmt_number."""
 from __future__ import annotations
 
 import math
 from typing import Any
+
+from engine.store import RunRecord
 
 
 def pct(value: Any) -> str:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
         return f"{100 * value:.1f}%"
     return "-"
-
-
-def num(value: Any, spec: str = ".4f") -> str:
-    if isinstance(value, bool) or value is None:
-        return "-"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return str(value)
-        return format(value, spec)
-    return str(value)
 
 
 def duration(seconds: Any) -> str:
@@ -44,18 +37,6 @@ def short_date(created: Any) -> str:
     return created[5:10] + " " + created[11:16]
 
 
-def value(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:g}"
-    if v is None:
-        return "-"
-    return str(v)
-
-
-def short_name(record: dict[str, Any]) -> str:
+def short_name(record: RunRecord) -> str:
     """The run's name, or 'stage abcd' (its id's tail) when it was never named."""
-    name = str(record.get("name") or "")
-    rid = str(record.get("id") or "")
-    if not name or name == rid:
-        return f"{record.get('stage', '?')} {rid[-4:]}"
-    return name
+    return record.name if record.has_name else f"{record.stage or '?'} {record.short_id}"

@@ -1,7 +1,9 @@
 """Search of the History table (pure): `field:value` filters plus fuzzy free text."""
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+
+from engine.store import RunRecord
 
 FIELDS = ("stage", "status", "tag", "name")
 
@@ -24,19 +26,33 @@ def parse_query(text: str) -> tuple[dict[str, str], list[str]]:
     return filters, words
 
 
-def haystack(record: dict[str, Any]) -> str:
-    tags = " ".join(str(t) for t in record.get("tags") or [])
-    return " ".join(str(record.get(k) or "") for k in ("stage", "name", "status", "id", "notes")) + " " + tags
+def haystack(record: RunRecord) -> str:
+    return " ".join([record.stage or "", record.name, record.status, record.id, record.notes, *record.tags])
 
 
-def matches(record: dict[str, Any], text: str) -> bool:
-    filters, words = parse_query(text)
-    tags = [str(t).lower() for t in record.get("tags") or []]
-    for field, value in filters.items():
-        if field == "tag":
-            if not any(value in t for t in tags):
+@dataclass(frozen=True)
+class Query:
+    """A parsed search: parse once, test every record."""
+
+    filters: dict[str, str]
+    words: list[str]
+
+    @classmethod
+    def parse(cls, text: str) -> Query:
+        return cls(*parse_query(text))
+
+    def matches(self, record: RunRecord) -> bool:
+        for field, value in self.filters.items():
+            if field == "tag":
+                if not any(value in t.lower() for t in record.tags):
+                    return False
+            elif value not in str(getattr(record, field) or "").lower():
                 return False
-        elif value not in str(record.get(field) or "").lower():
-            return False
-    hay = haystack(record)
-    return all(subsequence(w, hay) for w in words)
+        if not self.words:
+            return True
+        hay = haystack(record).lower()
+        return all(subsequence(w, hay) for w in self.words)
+
+
+def matches(record: RunRecord, text: str) -> bool:
+    return Query.parse(text).matches(record)

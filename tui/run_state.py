@@ -28,7 +28,6 @@ class RunState:
     batch: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
     artifacts: dict[str, dict[str, Any]] = field(default_factory=dict)  # latest payload per kind
-    boundaries: list[dict[str, Any]] = field(default_factory=list)  # every boundary grid, by epoch
     best: dict[str, Any] = field(default_factory=dict)
     started_at: float | None = None  # clock() when RunStarted reached the UI
     ended_at: float | None = None
@@ -62,8 +61,6 @@ class RunState:
             for stem, payload in event.artifacts.items():
                 kind = payload.get("kind", stem) if isinstance(payload, dict) else stem
                 self.artifacts[kind] = payload
-                if kind == "boundary":
-                    self.boundaries.append(payload)
         elif isinstance(event, RunFinished):
             self.status = event.status
             self.message = event.message

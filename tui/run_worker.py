@@ -7,12 +7,15 @@ may replace one another while queued (can_replace); epoch and run messages never
 """
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any, Callable
 
 from textual.message import Message
 
+from engine.config import ConfigError
 from engine.events import BatchEnd, EpochEnd, RunFinished, RunStarted
+from engine.train import train
 
 
 class RunEvent(Message):
@@ -53,8 +56,6 @@ def lower_priority() -> None:
     """Give the trainer thread (and the torch threads it starts, which inherit it) a lower
     CPU priority than the UI thread, so keys get through while a CNN saturates every core.
     Linux applies setpriority to one thread given its id; elsewhere this does nothing."""
-    import os
-
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), TRAINER_NICE)
     except (AttributeError, OSError):
@@ -65,9 +66,6 @@ def run_training(config: dict[str, Any], *, runs_dir: str, data_dir: str, post: 
                  stop: threading.Event, is_cancelled: Callable[[], bool] = lambda: False,
                  name: str | None = None, tags: list[str] | None = None) -> None:
     """Call the engine's training loop, posting each event; runs in the worker thread."""
-    from engine.config import ConfigError
-    from engine.train import train
-
     def emit(event: Any) -> None:
         post(message_for(event))
 

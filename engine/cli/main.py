@@ -10,11 +10,11 @@ import json
 import os
 import signal
 import sys
-from typing import Any, Sequence
+from typing import Any, NoReturn, Sequence
 
 from engine.config import ConfigError, load_toml, parse_assignments
 from engine.stages import resolve_config
-from engine.store import clean_json
+from engine.store import json_line
 from engine.text import one_line
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -31,7 +31,7 @@ class Parser(argparse.ArgumentParser):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
 
-    def error(self, message: str) -> None:  # one line, exit 2 (argparse prints usage too by default)
+    def error(self, message: str) -> NoReturn:  # one line, exit 2 (argparse prints usage too by default)
         raise BadUsage(f"{self.prog}: {message}")
 
 
@@ -168,7 +168,7 @@ def cmd_run(args: argparse.Namespace, resume: bool = False) -> int:
         printer.close()
     if args.json:
         out = _run_summary(result)
-        print(json.dumps(clean_json(out)))
+        print(json_line(out))
     if result.status == "failed" and result.message:
         print(f"nnlab: run failed: {one_line(result.message)}", file=sys.stderr)
     return STATUS_EXIT.get(result.status, EXIT_ERROR)

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from engine.events import BatchEnd, EpochEnd, Event, RunFinished, RunStarted
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 
 def format_epoch(epoch: int, total: int, metrics: dict[str, Any]) -> str:
@@ -76,7 +79,7 @@ class ProgressPrinter:
             TextColumn("{task.fields[metrics]}"), TimeElapsedColumn(), TimeRemainingColumn(),
             console=self.console, transient=False, refresh_per_second=8,
         )
-        self.task = None
+        self.task: TaskID | None = None
         self.total = 0
         self.bpe = 1
         self.last_update = 0.0

@@ -12,10 +12,10 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from engine.cli.runs import table
 from engine.config import ConfigError, split_assignment
 from engine.stages import resolve_config
-from engine.store import check_runs_dir, clean_json
+from engine.store import check_runs_dir, json_line
+from engine.text import render_table
 
 
 def parse_grid(items: list[str]) -> dict[str, list[str]]:
@@ -101,13 +101,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     results = run_sweep(args.stage, points, jobs=args.jobs, runs_dir=args.runs_dir, data_dir=args.data_dir,
                         tag=tag, log=log)
     if args.json:
-        print(json.dumps(clean_json({"sweep_id": tag, "stage": args.stage, "keys": list(grid), "runs": results})))
+        print(json_line({"sweep_id": tag, "stage": args.stage, "keys": list(grid), "runs": results}))
     else:
         rows = [[*(r["point"][k] for k in grid), r.get("status"), (r.get("final") or {}).get("test_acc"),
                  (r.get("best") or {}).get("test_acc"), (r.get("best") or {}).get("epoch"), r.get("run_id")]
                 for r in results]
         print(f"sweep {tag} ({args.stage}, {len(results)} runs)")
-        print(table([*grid, "status", "final_test_acc", "best_test_acc", "best_epoch", "run"], rows))
+        print(render_table([*grid, "status", "final_test_acc", "best_test_acc", "best_epoch", "run"], rows))
     if len(results) < len(points):
         return 130
     # a diverged point is a result of the experiment (the report's lr 0.5); a failed one is not

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+import torch
+import torch.nn.functional as F
+
 CROP = 28
 JITTER = 0.25  # brightness, contrast, saturation factors drawn uniformly in [1 - J, 1 + J]
 ROTATE_DEG = 10.0
@@ -32,8 +35,6 @@ def crop_flip(images_nhwc, index, offsets, flip, size: int):
     """images_nhwc[index] cropped to size x size at per-image (row, col) offsets, mirrored where
     flip is True, in one gather. images_nhwc: N x H x W x C (any dtype); index, flip: B;
     offsets: B x 2 (long). Returns B x size x size x C."""
-    import torch
-
     ar = torch.arange(size, device=images_nhwc.device)
     rows = offsets[:, :1] + ar  # B x size
     cols = offsets[:, 1:] + torch.where(flip[:, None], size - 1 - ar, ar)  # reversed where flipped
@@ -54,8 +55,6 @@ def crop_windows(images_nhwc, size: int):
 def channel_stats(images_nhwc, chunk: int = 4096):
     """Exact per-channel mean and std (population) of uint8 images in [0, 1] units, from per-channel
     byte histograms (no float copy of the dataset)."""
-    import torch
-
     c = images_nhwc.shape[-1]
     counts = torch.zeros(c, 256, dtype=torch.float64, device=images_nhwc.device)
     for start in range(0, images_nhwc.shape[0], chunk):
@@ -72,8 +71,6 @@ def channel_stats(images_nhwc, chunk: int = 4096):
 def zca_matrix(images_nhwc, eps: float = ZCA_EPS, chunk: int = 2048):
     """ZCA whitening of flattened H*W*C images in [0, 1]: returns (mean vector, W) with
     W = U diag(1 / sqrt(lambda + eps)) U^T from the training covariance."""
-    import torch
-
     n = images_nhwc.shape[0]
     flat = images_nhwc.reshape(n, -1)
     d = flat.shape[1]
@@ -102,8 +99,6 @@ class DevicePipeline:
     def __init__(self, train_x, train_y, test_x, test_y, *, augment: str = "none",
                  normalize: str = "none", device: str = "cpu", seed: int = 0, channels_last: bool = True,
                  mirror_ok: bool = True):
-        import torch
-
         self.device = torch.device(device)
         self.ops = parse_augment(augment)
         self.normalize = normalize
@@ -146,8 +141,6 @@ class DevicePipeline:
     # ---- per epoch -------------------------------------------------------------------------
     def epoch_plan(self) -> dict[str, Any]:
         """Shuffle and every per-image random parameter for one epoch, drawn in a fixed order."""
-        import torch
-
         g, n = self.generator, self.n_train
         plan = {"perm": torch.randperm(n, generator=g)}
         if self.crop:
@@ -209,8 +202,6 @@ class DevicePipeline:
     def _crop_flip_train(self, index, offsets, flip):
         """Training images `index` cropped at `offsets` (row, col), mirrored where `flip`: the crop
         at column c of a mirrored image is the mirror of the crop at column max_offset - c."""
-        import torch
-
         rows, cols = offsets[:, 0], offsets[:, 1]
         if self.mirror_ok:
             index = torch.where(flip, index + self.n_train, index)
@@ -218,19 +209,13 @@ class DevicePipeline:
         return self._windows[index, rows, cols]
 
     def _arange(self, n: int):
-        import torch
-
         return torch.arange(n, device=self.device)
 
     def _layout(self, x):
-        import torch
-
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         return x.contiguous(memory_format=fmt)
 
     def _affine(self, x_uint8_nchw):
-        import torch
-
         return self._layout(torch.addcmul(self._shift, x_uint8_nchw, self._scale))
 
     def _pixels01(self, x_nhwc):
@@ -238,9 +223,6 @@ class DevicePipeline:
 
     def _photometric(self, x, part: dict[str, Any]):
         """jitter, rotate, noise on float N x C x H x W images in [0, 1]."""
-        import torch
-        import torch.nn.functional as F
-
         if "jitter" in self.ops:
             f = part["jitter"]
             x = x * f[:, 0].view(-1, 1, 1, 1)  # brightness

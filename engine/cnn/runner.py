@@ -1,82 +1,50 @@
 """StageRunner for the CNN stages (cifar-base ... cifar-batchnorm); see engine.runner.
 
-build(config, data_dir) loads the images (engine.data.cifar) and hands them to
-build_from_tensors, which benchmarks and tests can call with their own tensors.
+build(config, data_dir) loads the images (engine.data.load_images) and hands them to
+build_from_data, which benchmarks and tests can call with a Dataset of their own.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+import contextlib
+from typing import Any, Callable, ContextManager
 
+import torch
+import torch.nn.functional as F
+
+from engine.cnn.model import build_model
+from engine.cnn.pipeline import DevicePipeline
+from engine.cnn.summary import summarize
 from engine.config import ConfigError
+from engine.data import Dataset, load_images
 from engine.devices import resolve_device
+from engine.optim import make_optimizer, make_scheduler
 from engine.runner import StopRequested
 
 EVAL_BATCH = 1000
 N_SAMPLES = 16
 
 
-def build(config: dict[str, Any], data_dir: str) -> "CNNRunner":
-    from engine.data.cifar import load_images
-
+def build(config: dict[str, Any], data_dir: str) -> CNNRunner:
     device = resolve_device(config.get("device", "auto"))  # before the (slow) data load
-    data = load_images(config, data_dir)
-    return build_from_tensors(config, data.train_x, data.train_y, data.test_x, data.test_y,
-                              classes=data.classes, device=device, mirror_ok=data.mirror_ok)
+    data = load_images(config["dataset"], data_dir).limit(int(config.get("limit_train", 0) or 0),
+                                                          int(config.get("limit_test", 0) or 0))
+    return build_from_data(config, data, device)
 
 
-def build_from_tensors(config: dict[str, Any], train_x, train_y, test_x, test_y, *,
-                       classes: list[str] | None = None, device: str | None = None,
-                       mirror_ok: bool = True) -> "CNNRunner":
-    """A runner over given uint8 N x 3 x 32 x 32 images and int64 labels (no dataset loading).
-    mirror_ok=False: crop-flip only crops (for data whose labels a mirror changes, e.g. digits)."""
+def build_from_data(config: dict[str, Any], data: Dataset, device: str | None = None) -> CNNRunner:
+    """A runner over a Dataset of uint8 N x 3 x 32 x 32 images and int64 labels. A data set whose
+    mirror_ok is False (digits: a mirrored 2 is no digit) is cropped but never flipped."""
     device = resolve_device(device or config.get("device", "auto"))
-    if config["batch_size"] > len(train_y):
+    if config["batch_size"] > data.n_train:
         raise ConfigError(f"invalid value for batch_size: {config['batch_size']} is larger than the "
-                          f"training set ({len(train_y)} examples; allowed: 1 to {len(train_y)})")
-    return CNNRunner(config, train_x, train_y, test_x, test_y, classes or [str(i) for i in range(10)], device,
-                     mirror_ok)
-
-
-def make_optimizer(config: dict[str, Any], params):
-    import torch
-
-    name, lr, wd = config["optimizer"], config["lr"], config.get("weight_decay", 0.0)
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, weight_decay=wd)
-    if name in ("momentum", "nesterov"):
-        return torch.optim.SGD(params, lr=lr, momentum=config["momentum"], nesterov=name == "nesterov",
-                               weight_decay=wd)
-    if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, weight_decay=wd)
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
-    raise ConfigError(f"invalid value for optimizer: {name!r}")
-
-
-def make_scheduler(config: dict[str, Any], optimizer):
-    from torch.optim import lr_scheduler
-
-    name = config.get("scheduler", "none")
-    if name == "none":
-        return None
-    if name == "exponential":
-        return lr_scheduler.ExponentialLR(optimizer, gamma=config["gamma"])
-    if name == "step":
-        return lr_scheduler.StepLR(optimizer, step_size=config["step_size"], gamma=config["gamma"])
-    if name == "cosine":
-        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=config["epochs"])
-    raise ConfigError(f"invalid value for scheduler: {name!r}")
+                          f"training set ({data.n_train} examples; allowed: 1 to {data.n_train})")
+    return CNNRunner(config, data, device)
 
 
 class CNNRunner:
-    def __init__(self, config, train_x, train_y, test_x, test_y, classes, device, mirror_ok=True):
-        import torch
-
-        from engine.cnn.model import build_model
-        from engine.cnn.pipeline import DevicePipeline
-
+    def __init__(self, config: dict[str, Any], data: Dataset, device: str):
         self.config = dict(config)
-        self.classes = list(classes)
+        self.classes = list(data.classes)
         self.batch_size = int(config["batch_size"])
         dev = torch.device(device)
         self.cuda = dev.type == "cuda"
@@ -85,18 +53,18 @@ class CNNRunner:
             torch.backends.cudnn.benchmark = True
         self._dev = dev
         self.device = str(dev)
-        self.data = DevicePipeline(train_x, train_y, test_x, test_y, augment=config.get("augment", "none"),
-                                   normalize=config.get("normalize", "none"), device=self.device,
-                                   seed=int(config.get("seed", 0)) + 1, channels_last=True,
-                                   mirror_ok=mirror_ok)
+        self.data = DevicePipeline(data.x_train, data.y_train, data.x_test, data.y_test,
+                                   augment=config.get("augment", "none"), normalize=config.get("normalize", "none"),
+                                   device=self.device, seed=int(config.get("seed", 0)) + 1, channels_last=True,
+                                   mirror_ok=data.mirror_ok)
         self.n_train, self.n_test = self.data.n_train, self.data.n_test
         self.batches_per_epoch = -(-self.n_train // self.batch_size)
 
         torch.manual_seed(int(config.get("seed", 0)))  # init; later the global RNG drives dropout
-        self.model = build_model(config).to(dev, memory_format=torch.channels_last)
-        self.optimizer = make_optimizer(config, self.model.parameters())
-        self.scheduler = make_scheduler(config, self.optimizer)
-        self.forward = self.model
+        self.model = build_model(config).to(dev).to(memory_format=torch.channels_last)
+        self.optimizer = make_optimizer(self.model.parameters(), config)
+        self.scheduler = make_scheduler(self.optimizer, config)
+        self.forward: Callable[[torch.Tensor], torch.Tensor] = self.model
         if config.get("compile") and self.cuda:
             self.forward = torch.compile(self.model)
         # fixed test images shown as sample predictions: spread over the test set
@@ -105,19 +73,12 @@ class CNNRunner:
         self._eval: dict[str, Any] | None = None
 
     # ---- training ---------------------------------------------------------------------------
-    def _autocast(self):
-        import contextlib
-
-        import torch
-
+    def _autocast(self) -> ContextManager[Any]:
         if self.cuda:
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
     def train_epoch(self, epoch: int, on_batch: Callable[[int], bool]) -> dict[str, float]:
-        import torch
-        import torch.nn.functional as F
-
         self.model.train()
         loss_sum = torch.zeros((), dtype=torch.float64, device=self._dev)
         correct = torch.zeros((), dtype=torch.long, device=self._dev)
@@ -137,9 +98,6 @@ class CNNRunner:
         return {"train_loss": stats[0] / self.n_train, "train_acc": stats[1] / self.n_train}
 
     def evaluate(self) -> dict[str, float]:
-        import torch
-        import torch.nn.functional as F
-
         self.model.eval()
         loss_sum = torch.zeros((), dtype=torch.float64, device=self._dev)
         preds = []
@@ -167,31 +125,29 @@ class CNNRunner:
 
     # ---- extras -----------------------------------------------------------------------------
     def artifacts(self, epoch: int, last: bool) -> dict[str, dict[str, Any]]:
-        from engine.cnn.summary import summarize
-
         if self._eval is None:
             self.evaluate()
+        evaluation = self._eval
+        assert evaluation is not None  # evaluate() sets it
         out: dict[str, dict[str, Any]] = {
             "confusion": {"kind": "confusion", "epoch": epoch, "labels": self.classes,
-                          "matrix": self._eval["confusion"]},
-            "samples": self._samples(epoch),
+                          "matrix": evaluation["confusion"]},
+            "samples": self._samples(epoch, evaluation["sample_pred"]),
         }
         if epoch == 1:
             out["summary"] = {"kind": "summary", "epoch": epoch, **summarize(self.config)}
         return out
 
-    def _samples(self, epoch: int) -> dict[str, Any]:
+    def _samples(self, epoch: int, predicted: list[int]) -> dict[str, Any]:
         idx = self.sample_index
         images = self.data.test_x[idx].cpu().tolist()  # B x H x W x 3 ints 0-255
         truth = self.data.test_y[idx].cpu().tolist()
         items = [{"index": i, "true": t, "pred": p, "image": img}
-                 for i, t, p, img in zip(idx, truth, self._eval["sample_pred"], images)]
+                 for i, t, p, img in zip(idx, truth, predicted, images)]
         return {"kind": "samples", "epoch": epoch, "labels": self.classes, "items": items}
 
     # ---- resume -----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        import torch
-
         state = {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -204,8 +160,6 @@ class CNNRunner:
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        import torch
-
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state.get("scheduler") is not None:

@@ -1,7 +1,7 @@
 """The embedded "Circles" data set and the course's decision-boundary grid.
 
 The course ships circles.mat; nnlab generates its own copy with the same
-statistics (LAB.md): 200 train and 200 test points, 100 per class per split.
+statistics: 200 train and 200 test points, 100 per class per split.
 Class 0 is an outer ring, radius ~ N(1.02, 0.20) clipped to [0.50, 1.73];
 class 1 an inner disc, radius ~ N(0.39, 0.17) clipped to [0.01, 0.91]; the
 angle is uniform. The seed is fixed and independent of the run's seed: the
@@ -10,6 +10,8 @@ embedded data set is always the same points.
 from __future__ import annotations
 
 import numpy as np
+
+from engine.data.dataset import Dataset, numbered
 
 CIRCLES_SEED = 0  # fixed: the embedded data set never changes
 PER_CLASS = 100
@@ -32,13 +34,12 @@ def _split(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def make_circles() -> dict:
-    """The embedded data set: {"x_train", "y_train", "x_test", "y_test", "n_classes"}
-    (x float64 N x 2, y int64 labels, ordered by class like the course file)."""
+def make_circles() -> Dataset:
+    """The embedded data set: x float64 N x 2, y int64 labels, ordered by class like the course file."""
     rng = np.random.default_rng(CIRCLES_SEED)
     x_train, y_train = _split(rng)
     x_test, y_test = _split(rng)
-    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test, "n_classes": 2}
+    return Dataset("circles", x_train, y_train, x_test, y_test, numbered(2))
 
 
 def course_grid() -> np.ndarray:

@@ -11,6 +11,7 @@ import os
 import numpy as np
 
 from engine.config import ConfigError
+from engine.data.dataset import Dataset, numbered
 
 KEYS = ("Xtrain", "Ytrain", "Xtest", "Ytest")
 EXPECTED = "expected a course .mat file with Xtrain, Ytrain, Xtest, Ytest"
@@ -49,8 +50,8 @@ def _labels(path: str, key: str, value: np.ndarray, n: int) -> tuple[np.ndarray,
     return flat.astype(np.int64), None
 
 
-def load_mat(path: str) -> dict:
-    """-> {"x_train", "y_train", "x_test", "y_test", "n_classes"} (x float64, y int64)."""
+def load_mat(path: str) -> Dataset:
+    """x float64, y int64; the data set's name is the path."""
     import scipy.io
 
     if not os.path.isfile(path):
@@ -73,5 +74,4 @@ def load_mat(path: str) -> dict:
     n_classes = max(ny_train or 0, ny_test or 0, int(y_train.max()) + 1, int(y_test.max()) + 1)
     if n_classes < 2:
         raise _fail(path, "the labels must name at least 2 classes")
-    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test,
-            "n_classes": n_classes}
+    return Dataset(path, x_train, y_train, x_test, y_test, numbered(n_classes))

@@ -1,28 +1,22 @@
-"""MNIST (torchvision, downloaded into the data dir) and its offline stand-in,
-scikit-learn's bundled 8 x 8 digits.
-
-Both return {"x_train", "y_train", "x_test", "y_test", "n_classes",
-"image_shape", "test_images"}: x float32 in [0, 1], flattened (784 or 64);
-y int64; test_images the test set as uint8 grayscale (N x H x W) for the
-sample-predictions artifact.
-"""
+"""MNIST (torchvision, downloaded into the data dir) as flat features: x float32 in [0, 1]
+(784 per image), y int64, and the uint8 28 x 28 test images for the sample predictions."""
 from __future__ import annotations
 
 import contextlib
 import os
 import sys
+from typing import Any
 
 import numpy as np
 
 from engine.config import ConfigError
+from engine.data.dataset import Dataset, numbered
 
-DIGITS_SPLIT_SEED = 0  # fixed: the digits train/test split never changes
-DIGITS_TEST_FRACTION = 0.25
 MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
-def _mnist_split(root: str, train: bool, download: bool):
+def _mnist_split(root: str, train: bool, download: bool) -> Any:
     from torchvision.datasets import MNIST
 
     # torchvision reports download progress on stdout, which `--json` keeps for its one object.
@@ -40,7 +34,7 @@ def _missing_mnist(data_dir: str, why: str) -> ConfigError:
     )
 
 
-def load_mnist(data_dir: str) -> dict:
+def load_mnist(data_dir: str) -> Dataset:
     """The files under <data_dir>/MNIST/raw when present, else torchvision's download."""
     splits = {}
     for train in (True, False):
@@ -53,26 +47,11 @@ def load_mnist(data_dir: str) -> dict:
                 raise _missing_mnist(data_dir, str(exc) or type(exc).__name__) from None
     train_images = splits[True].data.numpy()
     test_images = splits[False].data.numpy()
-    return {
-        "x_train": train_images.reshape(len(train_images), -1).astype(np.float32) / 255.0,
-        "y_train": splits[True].targets.numpy().astype(np.int64),
-        "x_test": test_images.reshape(len(test_images), -1).astype(np.float32) / 255.0,
-        "y_test": splits[False].targets.numpy().astype(np.int64),
-        "n_classes": 10, "image_shape": (28, 28), "test_images": test_images.astype(np.uint8),
-    }
-
-
-def load_digits_data() -> dict:
-    """scikit-learn's 1,797 8 x 8 digits (values 0..16 scaled to [0, 1]), split 75/25
-    stratified with a fixed seed."""
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    digits = load_digits()
-    x = (digits.data / 16.0).astype(np.float32)
-    y = digits.target.astype(np.int64)
-    x_train, x_test, y_train, y_test = train_test_split(
-        x, y, test_size=DIGITS_TEST_FRACTION, stratify=y, random_state=DIGITS_SPLIT_SEED)
-    images = np.rint(x_test.reshape(-1, 8, 8) * 255.0).astype(np.uint8)
-    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test,
-            "n_classes": 10, "image_shape": (8, 8), "test_images": images}
+    return Dataset(
+        "mnist",
+        train_images.reshape(len(train_images), -1).astype(np.float32) / 255.0,
+        splits[True].targets.numpy().astype(np.int64),
+        test_images.reshape(len(test_images), -1).astype(np.float32) / 255.0,
+        splits[False].targets.numpy().astype(np.int64),
+        numbered(10), test_images=test_images.astype(np.uint8),
+    )

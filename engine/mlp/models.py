@@ -11,18 +11,34 @@
 All four draw their initial weights with init_weights (same generator, same
 order: W_h then W_y), so with the same seed, data order and reduction they are
 one computation. The learning rate is the config's (no scheduler on these
-stages): state_dict() holds weights and optimizer state only. Each exposes train_step(x, y) -> (summed loss, correct count)
-as detached 0-d tensors (never read here: the caller reads them once per
-epoch), logits(x), lr, state_dict() and load_state_dict().
+stages): state_dict() holds weights and optimizer state only. Each exposes
+train_step(x, y) -> (summed loss, correct count) as detached 0-d tensors (the
+caller reads them once per epoch), logits(x), lr, state_dict() and load_state_dict().
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
 
 from engine.config import ConfigError
+from engine.optim import make_optimizer
+
+
+class MLP(Protocol):
+    """What the MLP runner trains, whichever way the network is built."""
+
+    @property
+    def lr(self) -> float: ...
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
 def init_weights(n_x: int, n_h: int, n_y: int, std: float, seed: int,
@@ -46,7 +62,7 @@ class _HandUpdated:
 
     NAMES = ("W_h", "b_h", "W_y", "b_y")
 
-    def __init__(self, weights: dict[str, torch.Tensor], lr: float, reduction: str, device):
+    def __init__(self, weights: dict[str, torch.Tensor], lr: float, reduction: str, device: torch.device):
         self.p = {k: weights[k].to(device).clone() for k in self.NAMES}
         self.lr = float(lr)
         self.reduction = _check_reduction(reduction)
@@ -96,7 +112,7 @@ class ManualMLP(_HandUpdated):
 class AutogradMLP(_HandUpdated):
     """2. The same forward; loss.backward() computes the gradients; the update is by hand."""
 
-    def __init__(self, weights, lr, reduction, device):
+    def __init__(self, weights: dict[str, torch.Tensor], lr: float, reduction: str, device: torch.device):
         super().__init__(weights, lr, reduction, device)
         for v in self.p.values():
             v.requires_grad_(True)
@@ -109,28 +125,31 @@ class AutogradMLP(_HandUpdated):
         loss.backward()
         with torch.no_grad():
             for v in self.p.values():
-                v.sub_(self.lr * v.grad)
+                grad = v.grad
+                assert grad is not None  # loss.backward() filled it
+                v.sub_(self.lr * grad)
                 v.grad = None
         loss_sum = loss.detach() if self.reduction == "sum" else loss.detach() * x.shape[0]
         return loss_sum, (y_tilde.detach().argmax(dim=1) == y).sum()
 
 
-def _torch_net(weights: dict[str, torch.Tensor], device) -> nn.Sequential:
+def _torch_net(weights: dict[str, torch.Tensor], device: torch.device) -> nn.Sequential:
     n_h, n_x = weights["W_h"].shape
     n_y = weights["W_y"].shape[0]
-    net = nn.Sequential(nn.Linear(n_x, n_h), nn.Tanh(), nn.Linear(n_h, n_y)).to(weights["W_h"].dtype)
+    hidden, output = nn.Linear(n_x, n_h), nn.Linear(n_h, n_y)
+    net = nn.Sequential(hidden, nn.Tanh(), output).to(weights["W_h"].dtype)
     with torch.no_grad():
-        net[0].weight.copy_(weights["W_h"])
-        net[0].bias.copy_(weights["b_h"])
-        net[2].weight.copy_(weights["W_y"])
-        net[2].bias.copy_(weights["b_y"])
+        hidden.weight.copy_(weights["W_h"])
+        hidden.bias.copy_(weights["b_h"])
+        output.weight.copy_(weights["W_y"])
+        output.bias.copy_(weights["b_y"])
     return net.to(device)
 
 
 class _NetMLP:
     """Shared by 3 and 4: the torch.nn network and its loss."""
 
-    def __init__(self, weights, reduction, device):
+    def __init__(self, weights: dict[str, torch.Tensor], reduction: str, device: torch.device):
         self.net = _torch_net(weights, device)
         self.reduction = _check_reduction(reduction)
         self.loss_fn = nn.CrossEntropyLoss(reduction=reduction)
@@ -149,7 +168,7 @@ class _NetMLP:
 class TorchNNMLP(_NetMLP):
     """3. torch.nn layers and CrossEntropyLoss on the logits; SGD update by hand."""
 
-    def __init__(self, weights, lr, reduction, device):
+    def __init__(self, weights: dict[str, torch.Tensor], lr: float, reduction: str, device: torch.device):
         super().__init__(weights, reduction, device)
         self.lr = float(lr)
 
@@ -157,7 +176,9 @@ class TorchNNMLP(_NetMLP):
         result = self._backward(x, y)
         with torch.no_grad():
             for p in self.net.parameters():
-                p.sub_(self.lr * p.grad)
+                grad = p.grad
+                assert grad is not None  # loss.backward() filled it
+                p.sub_(self.lr * grad)
                 p.grad = None
         return result
 
@@ -168,32 +189,15 @@ class TorchNNMLP(_NetMLP):
         self.net.load_state_dict(state["net"])
 
 
-def make_optimizer(params, name: str, lr: float, momentum: float, weight_decay: float):
-    """optimizer = sgd | momentum | nesterov | rmsprop | adam (momentum applies to momentum|nesterov)."""
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
-    if name in ("momentum", "nesterov"):
-        if name == "nesterov" and momentum <= 0:
-            raise ConfigError(f"invalid value for momentum: {str(momentum)!r} "
-                              "(allowed: a number > 0 and < 1 with optimizer=nesterov)")
-        return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=name == "nesterov",
-                               weight_decay=weight_decay)
-    if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay)
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    raise ConfigError(f"invalid value for optimizer: {name!r} "
-                      "(allowed: one of sgd, momentum, nesterov, rmsprop, adam)")
-
-
 class OptimMLP(_NetMLP):
     """4. As 3, with torch.optim doing the update."""
 
-    def __init__(self, weights, lr, reduction, device, optimizer="sgd", momentum=0.0, weight_decay=0.0):
+    def __init__(self, weights: dict[str, torch.Tensor], lr: float, reduction: str, device: torch.device,
+                 optimizer: str = "sgd", momentum: float = 0.0, weight_decay: float = 0.0):
         super().__init__(weights, reduction, device)
         self.base_lr = float(lr)
-        self.optimizer = make_optimizer(self.net.parameters(), optimizer, float(lr), float(momentum),
-                                        float(weight_decay))
+        self.optimizer = make_optimizer(self.net.parameters(), {
+            "optimizer": optimizer, "lr": lr, "momentum": momentum, "weight_decay": weight_decay})
 
     @property
     def lr(self) -> float:
@@ -215,4 +219,14 @@ class OptimMLP(_NetMLP):
             group["lr"] = self.base_lr
 
 
-IMPLEMENTATIONS = {"manual": ManualMLP, "autograd": AutogradMLP, "nn": TorchNNMLP, "optim": OptimMLP}
+HAND_UPDATED: dict[str, type[ManualMLP | AutogradMLP | TorchNNMLP]] = {
+    "manual": ManualMLP, "autograd": AutogradMLP, "nn": TorchNNMLP}
+
+
+def build_mlp(kind: str, weights: dict[str, torch.Tensor], config: dict[str, Any], device: torch.device) -> MLP:
+    """kind = manual | autograd | nn | optim (optim reads the config's optimizer keys)."""
+    lr, reduction = float(config["lr"]), config["reduction"]
+    if kind == "optim":
+        return OptimMLP(weights, lr, reduction, device, optimizer=config.get("optimizer", "sgd"),
+                        momentum=config.get("momentum", 0.0), weight_decay=config.get("weight_decay", 0.0))
+    return HAND_UPDATED[kind](weights, lr, reduction, device)

@@ -18,6 +18,10 @@ import numpy as np
 import torch
 
 from engine.config import ConfigError
+from engine.data import Dataset, load_features
+from engine.data.circles import GRID_HI, GRID_LO, GRID_N, course_grid
+from engine.devices import resolve_device
+from engine.mlp.models import build_mlp, init_weights
 from engine.runner import StopRequested
 
 IMPLEMENTATION = {"circles-manual": "manual", "circles-autograd": "autograd", "circles-nn": "nn",
@@ -26,41 +30,24 @@ SHUFFLE_SEED_OFFSET = 1_000_003  # the data-order generator's seed is seed + thi
 N_SAMPLES = 16  # sample predictions shown for image data sets
 
 
-def load_dataset(name: str, data_dir: str) -> dict:
-    """circles | digits | mnist | a .mat path -> the loaders' dict (engine.data_*)."""
-    if name == "circles":
-        from engine.data.circles import make_circles
-        return make_circles()
-    if name == "digits":
-        from engine.data.mnist import load_digits_data
-        return load_digits_data()
-    if name == "mnist":
-        from engine.data.mnist import load_mnist
-        return load_mnist(data_dir)
-    if isinstance(name, str) and name.lower().endswith(".mat"):
-        from engine.data.mat import load_mat
-        return load_mat(name)
-    raise ConfigError(f"invalid value for dataset: {name!r} (allowed: circles, digits, mnist, or a .mat file)")
-
-
 def check_batch_size(batch_size: int, n_train: int) -> None:
     if not 1 <= batch_size <= n_train:
         raise ConfigError(f"invalid value for batch_size: '{batch_size}' (allowed: an integer >= 1 and "
                           f"<= {n_train}, the training-set size)")
 
 
-def sample_images(data: dict) -> np.ndarray | None:
+def sample_images(data: Dataset) -> np.ndarray | None:
     """uint8 N x H x W test images: the loader's, or square inputs in [0, 1] scaled to 0..255."""
-    if data.get("test_images") is not None:
-        return data["test_images"]
-    n_x = data["x_test"].shape[1]
+    if data.test_images is not None:
+        return data.test_images
+    n_x = data.x_test.shape[1]
     side = int(round(n_x ** 0.5))
     if n_x < 16 or side * side != n_x:
         return None
-    return np.rint(np.clip(data["x_test"], 0.0, 1.0) * 255.0).astype(np.uint8).reshape(-1, side, side)
+    return np.rint(np.clip(data.x_test, 0.0, 1.0) * 255.0).astype(np.uint8).reshape(-1, side, side)
 
 
-def _r4(values) -> list:
+def _r4(values: Any) -> list:
     return np.round(np.asarray(values, dtype=np.float64), 4).tolist()
 
 
@@ -80,37 +67,32 @@ def threads(n: int | None) -> Iterator[None]:
 
 
 class MLPRunner:
-    def __init__(self, config: dict[str, Any], data: dict, device: torch.device):
-        from engine.mlp.models import IMPLEMENTATIONS, init_weights
-
+    def __init__(self, config: dict[str, Any], data: Dataset, device: torch.device):
         self.stage = config["stage"]
         self.device = str(device)
         self.data = data
-        self.n_classes = int(data["n_classes"])
-        self.n_train, self.n_test = len(data["y_train"]), len(data["y_test"])
+        self.n_classes = data.n_classes
+        self.n_train, self.n_test = data.n_train, data.n_test
         self.batch_size = int(config["batch_size"])
         check_batch_size(self.batch_size, self.n_train)
         self.batches_per_epoch = -(-self.n_train // self.batch_size)
         self.grid_every = int(config.get("grid_every", 10))
 
-        as_x = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32), device=device)
-        as_y = lambda a: torch.as_tensor(np.asarray(a, dtype=np.int64), device=device)
-        self.x_train, self.y_train = as_x(data["x_train"]), as_y(data["y_train"])
-        self.x_test, self.y_test = as_x(data["x_test"]), as_y(data["y_test"])
+        def as_x(a: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(np.asarray(a, dtype=np.float32), device=device)
+
+        def as_y(a: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(np.asarray(a, dtype=np.int64), device=device)
+
+        self.x_train, self.y_train = as_x(data.x_train), as_y(data.y_train)
+        self.x_test, self.y_test = as_x(data.x_test), as_y(data.y_test)
         self.n_x = self.x_train.shape[1]
 
         seed = int(config["seed"])
         torch.manual_seed(seed)
         self.shuffle = torch.Generator().manual_seed(seed + SHUFFLE_SEED_OFFSET)
         weights = init_weights(self.n_x, int(config["hidden"]), self.n_classes, float(config["init_std"]), seed)
-        kind = IMPLEMENTATION[self.stage]
-        args = (weights, float(config["lr"]), config["reduction"], device)
-        if kind == "optim":
-            self.model = IMPLEMENTATIONS[kind](*args, optimizer=config.get("optimizer", "sgd"),
-                                               momentum=config.get("momentum", 0.0),
-                                               weight_decay=config.get("weight_decay", 0.0))
-        else:
-            self.model = IMPLEMENTATIONS[kind](*args)
+        self.model = build_mlp(IMPLEMENTATION[self.stage], weights, config, device)
         self.planar = self.n_x == 2 and self.n_classes == 2
         self.threads = 1 if device.type == "cpu" and self.n_x * int(config["hidden"]) <= 4096 else None
         self.images = None if self.planar else sample_images(data)
@@ -172,14 +154,12 @@ class MLPRunner:
         return out
 
     def _points(self) -> dict[str, Any]:
-        def rows(x, y):
+        def rows(x: np.ndarray, y: np.ndarray) -> list[list[Any]]:
             return [[*_r4(p), int(c)] for p, c in zip(x, y)]
-        return {"kind": "points", "train": rows(self.data["x_train"], self.data["y_train"]),
-                "test": rows(self.data["x_test"], self.data["y_test"])}
+        return {"kind": "points", "train": rows(self.data.x_train, self.data.y_train),
+                "test": rows(self.data.x_test, self.data.y_test)}
 
     def _boundary(self, epoch: int) -> dict[str, Any]:
-        from engine.data.circles import GRID_HI, GRID_LO, GRID_N, course_grid
-
         grid = torch.as_tensor(course_grid(), dtype=torch.float32, device=self.x_train.device)
         prob = torch.softmax(self._logits(grid), dim=1)[:, 1].reshape(GRID_N, GRID_N)
         return {"kind": "boundary", "epoch": epoch, "lo": GRID_LO, "hi": GRID_HI, "n": GRID_N,
@@ -192,8 +172,9 @@ class MLPRunner:
                 "matrix": counts.cpu().tolist()}
 
     def _samples(self, epoch: int, pred: torch.Tensor) -> dict[str, Any]:
-        pred = pred.cpu().numpy()
-        items = [{"index": int(i), "true": int(self.data["y_test"][i]), "pred": int(pred[i]),
+        assert self.images is not None
+        predicted = pred.cpu().numpy()
+        items = [{"index": int(i), "true": int(self.data.y_test[i]), "pred": int(predicted[i]),
                   "image": self.images[i].tolist()} for i in self.sample_index]
         return {"kind": "samples", "epoch": epoch, "labels": [str(c) for c in range(self.n_classes)],
                 "items": items}
@@ -211,8 +192,6 @@ class MLPRunner:
 
 def build(config: dict[str, Any], data_dir: str) -> MLPRunner:
     """The factory named by the MLP stages (engine.stages): loads the data, builds the model."""
-    from engine.devices import resolve_device
-
     device = torch.device(resolve_device(config.get("device", "cpu"), small=config["stage"] != "mnist-mlp"))
-    data = load_dataset(config["dataset"], data_dir)
+    data = load_features(config["dataset"], data_dir)
     return MLPRunner(config, data, device)

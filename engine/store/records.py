@@ -11,32 +11,53 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+RUN_ID_RE = re.compile(r"^\d{8}-\d{6}-[a-z0-9][a-z0-9-]{0,40}-[0-9a-f]{4}$")
 STATUSES = ("running", "finished", "diverged", "interrupted", "failed")
-# better(a, b) for each metric of a summary's "best"
-BEST_OF = (("test_acc", max), ("train_acc", max), ("test_loss", min), ("train_loss", min))
+USER_FIELDS = ("name", "tags", "notes")  # edited by users while a run may be writing
+# the metrics of a summary's "best", and whether higher is better
+BEST_OF = (("test_acc", True), ("train_acc", True), ("test_loss", False), ("train_loss", False))
 SUMMARY_METRICS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "wall_time")
+_SUMMARY_KEYS = frozenset(SUMMARY_METRICS)
 TEXT_FIELDS = ("stage", "name", "created", "ended", "device", "host", "resumed_from", "message", "pid_start")
 NUMBER_FIELDS = ("duration_s", "epochs", "seed", "pid")
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and newline
+_CONTROL_OR_BREAK = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_NUMBER_TYPES = (int, float)
+_NUMBER_OR_NONE = frozenset((int, float, type(None)))
 
 
 def safe_text(value: Any, keep_newlines: bool = False, limit: int = 2000) -> str:
     """A string safe to print on a terminal: control characters (escape sequences) become '?'."""
+    if isinstance(value, str) and len(value) <= limit \
+            and not (_CONTROL if keep_newlines else _CONTROL_OR_BREAK).search(value):
+        return value  # already safe (the common case)
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     text = _CONTROL.sub("?", text[:limit])
     return text if keep_newlines else text.replace("\n", " ").replace("\t", " ")
 
 
 def is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """An int or float, not a bool."""
+    return type(value) in _NUMBER_TYPES or (isinstance(value, (int, float)) and not isinstance(value, bool))
 
 
 def is_finite(value: Any) -> bool:
     return is_number(value) and math.isfinite(value)
+
+
+def _all_safe(values: list[Any], limit: int) -> bool:
+    """True when every value is a string of at most `limit` characters that safe_text would keep as it is
+    (checked in one pass: most records need no cleaning)."""
+    try:
+        joined = "".join(values)
+    except TypeError:
+        return False
+    return not _CONTROL_OR_BREAK.search(joined) and (not values or max(map(len, values)) <= limit)
 
 
 @dataclass(frozen=True)
@@ -61,10 +82,10 @@ class Summary:
     @classmethod
     def from_history(cls, history: Sequence[Mapping[str, Any]]) -> Summary:
         best: dict[str, Best] = {}
-        for metric, better in BEST_OF:
+        for metric, higher in BEST_OF:
             rows = [r for r in history if is_finite(r.get(metric))]
             if rows:
-                row = better(rows, key=lambda r, m=metric: r[m])
+                row = (max if higher else min)(rows, key=itemgetter(metric))  # the first epoch among equals
                 best[metric] = Best(row[metric], row["epoch"])
         return cls(len(history), dict(history[-1]) if history else {}, best)
 
@@ -76,9 +97,13 @@ class Summary:
         done = raw.get("epochs_done")
         last = raw.get("last") if isinstance(raw.get("last"), dict) else {}
         best = raw.get("best") if isinstance(raw.get("best"), dict) else {}
+        if last.keys() <= _SUMMARY_KEYS and _NUMBER_OR_NONE.issuperset(map(type, last.values())):
+            last = dict(last)  # already clean (the common case)
+        else:
+            last = {k: v for k, v in last.items() if k in SUMMARY_METRICS and (v is None or is_number(v))}
         return cls(
             epochs_done=done if isinstance(done, int) and not isinstance(done, bool) and done >= 0 else 0,
-            last={k: v for k, v in last.items() if k in SUMMARY_METRICS and (v is None or is_number(v))},
+            last=last,
             best={k: Best(v["value"], v.get("epoch") if is_number(v.get("epoch")) else None)
                   for k, v in best.items()
                   if k in SUMMARY_METRICS and isinstance(v, dict) and is_number(v.get("value"))},
@@ -141,32 +166,44 @@ class RunRecord:
         out["id"] = run_dir.name
         out["run_dir"] = str(run_dir)
         out["status"] = status
-        for key in TEXT_FIELDS:
-            if out.get(key) is not None:
-                out[key] = safe_text(out[key])
+        texts = [out[key] for key in TEXT_FIELDS if out.get(key) is not None]
+        if not _all_safe(texts, 2000):
+            for key in TEXT_FIELDS:
+                if out.get(key) is not None:
+                    out[key] = safe_text(out[key])
         if out.get("name") in (None, ""):
             out["name"] = out["id"]
         out["notes"] = safe_text(out["notes"], keep_newlines=True, limit=20000) if out.get("notes") is not None else ""
         for key in NUMBER_FIELDS:
-            if key in out and not (out[key] is None or is_number(out[key])):
+            if key in out and type(out[key]) not in _NUMBER_OR_NONE and not is_number(out[key]):
                 out[key] = None
         tags = out.get("tags")
-        out["tags"] = [safe_text(t, limit=200) for t in tags[:200]] if isinstance(tags, list) else []
+        if not isinstance(tags, list):
+            out["tags"] = []
+        elif len(tags) <= 200 and _all_safe(tags, 200):
+            out["tags"] = list(tags)
+        else:
+            out["tags"] = [safe_text(t, limit=200) for t in tags[:200]]
         versions = out.get("versions")
-        out["versions"] = ({safe_text(k, limit=50): safe_text(v, limit=200) for k, v in versions.items()}
-                           if isinstance(versions, dict) else {})
+        if not isinstance(versions, dict):
+            out["versions"] = {}
+        elif _all_safe(list(versions), 50) and _all_safe(list(versions.values()), 200):
+            out["versions"] = dict(versions)
+        else:
+            out["versions"] = {safe_text(k, limit=50): safe_text(v, limit=200) for k, v in versions.items()}
         summary = Summary.from_json(out.get("summary"))
         out["summary"] = summary.to_json()
 
-        def num(key: str) -> Any:
-            return out.get(key) if is_number(out.get(key)) else None
+        def whole(key: str) -> int | None:
+            value: Any = out.get(key)
+            return int(value) if is_finite(value) else None  # NaN or infinity (JSON allows them): none
 
-        epochs, seed, pid = num("epochs"), num("seed"), num("pid")
+        duration = out.get("duration_s")
         return cls(
             id=out["id"], run_dir=run_dir, status=status, stage=out.get("stage"), name=out["name"],
-            created=out.get("created"), ended=out.get("ended"), duration_s=num("duration_s"),
-            epochs=int(epochs) if epochs is not None else None, seed=int(seed) if seed is not None else None,
-            device=out.get("device"), host=out.get("host"), pid=int(pid) if pid is not None else None,
+            created=out.get("created"), ended=out.get("ended"), duration_s=duration if is_number(duration) else None,
+            epochs=whole("epochs"), seed=whole("seed"),
+            device=out.get("device"), host=out.get("host"), pid=whole("pid"),
             resumed_from=out.get("resumed_from"), tags=tuple(out["tags"]), notes=out["notes"],
             message=out.get("message"), summary=summary, raw=out,
         )
@@ -200,3 +237,4 @@ class RunRecord:
     @property
     def last(self) -> Mapping[str, float | None]:
         return self.summary.last
+

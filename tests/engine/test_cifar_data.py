@@ -6,10 +6,14 @@ import urllib.error
 import numpy as np
 import pytest
 import torch
+import torchvision.datasets.cifar as tv_cifar
 
 from engine.cnn.pipeline import DevicePipeline, channel_stats, crop_flip
+from engine.cnn.runner import build
 from engine.config import ConfigError
-from engine.data.cifar import load_cifar10, load_digits32, load_images
+from engine.data import load_images
+from engine.data.cifar import load_cifar10
+from engine.data.digits import load_digits32
 from engine.stages import resolve_config
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -62,8 +66,6 @@ def tiny_cifar(tmp_path):
 
 
 def test_tiny_cifar_loads_through_torchvision_and_data_cifar(tiny_cifar, monkeypatch):
-    import torchvision.datasets.cifar as tv_cifar
-
     root, batches = tiny_cifar
     with open(os.path.join(root, "cifar-10-batches-py", "data_batch_1"), "rb") as fh:
         raw = pickle.load(fh, encoding="bytes")  # as the CIFAR-10 page reads it
@@ -75,29 +77,27 @@ def test_tiny_cifar_loads_through_torchvision_and_data_cifar(tiny_cifar, monkeyp
     monkeypatch.undo()
 
     data = load_cifar10(root, download=False)
-    assert data.train_x.shape == (20, 3, 32, 32) and data.train_x.dtype == torch.uint8
-    assert data.test_x.shape == (6, 3, 32, 32) and data.train_y.dtype == torch.int64
-    assert torch.equal(data.train_x.permute(0, 2, 3, 1), torch.from_numpy(tv_train.data))
-    assert torch.equal(data.test_x.permute(0, 2, 3, 1), torch.from_numpy(tv_test.data))
-    assert data.train_y.tolist() == tv_train.targets and data.test_y.tolist() == tv_test.targets
-    assert data.classes == CLASSES == tv_train.classes
+    assert data.x_train.shape == (20, 3, 32, 32) and data.x_train.dtype == torch.uint8
+    assert data.x_test.shape == (6, 3, 32, 32) and data.y_train.dtype == torch.int64
+    assert torch.equal(data.x_train.permute(0, 2, 3, 1), torch.from_numpy(tv_train.data))
+    assert torch.equal(data.x_test.permute(0, 2, 3, 1), torch.from_numpy(tv_test.data))
+    assert data.y_train.tolist() == tv_train.targets and data.y_test.tolist() == tv_test.targets
+    assert list(data.classes) == CLASSES == tv_train.classes
     # the on-disk row is 1024 red, 1024 green, 1024 blue bytes, each row-major 32x32
     row = batches["data_batch_2"][0][1]
-    img = data.train_x[5]
+    img = data.x_train[5]
     assert img[0, 3, 7] == row[3 * 32 + 7] and img[2, 31, 0] == row[2048 + 31 * 32]
 
 
 def test_limits_take_the_first_examples(tiny_cifar):
     root, _ = tiny_cifar
     full = load_cifar10(root, download=False)
-    cut = load_images({"dataset": "cifar10", "limit_train": 7, "limit_test": 2}, root)
-    assert len(cut.train_y) == 7 and len(cut.test_y) == 2
-    assert torch.equal(cut.train_x, full.train_x[:7]) and torch.equal(cut.test_y, full.test_y[:2])
+    cut = load_images("cifar10", root).limit(7, 2)
+    assert len(cut.y_train) == 7 and len(cut.y_test) == 2
+    assert torch.equal(cut.x_train, full.x_train[:7]) and torch.equal(cut.y_test, full.y_test[:2])
 
 
 def test_cifar_stage_runs_from_disk(tiny_cifar):
-    from engine.cnn.runner import build
-
     root, _ = tiny_cifar
     cfg = resolve_config("cifar-augment", {"dataset": "cifar10", "device": "cpu", "batch_size": 8, "epochs": 1})
     runner = build(cfg, root)
@@ -109,14 +109,12 @@ def test_cifar_stage_runs_from_disk(tiny_cifar):
 
 
 def test_missing_cifar_without_network_names_the_folder_and_digits(tmp_path, monkeypatch):
-    import torchvision.datasets.cifar as tv_cifar
-
     def offline(*args, **kwargs):
         raise urllib.error.URLError("Temporary failure in name resolution")
 
     monkeypatch.setattr(tv_cifar, "download_and_extract_archive", offline)
     with pytest.raises(ConfigError) as err:
-        load_images({"dataset": "cifar10"}, str(tmp_path / "data"))
+        load_images("cifar10", str(tmp_path / "data"))
     message = str(err.value)
     assert "\n" not in message
     assert "dataset=digits" in message
@@ -125,12 +123,12 @@ def test_missing_cifar_without_network_names_the_folder_and_digits(tmp_path, mon
 
 def test_digits_offline():
     d = load_digits32()
-    assert d.train_x.shape == (1348, 3, 32, 32) and d.test_x.shape == (449, 3, 32, 32)
-    assert d.train_x.dtype == torch.uint8 and d.train_y.dtype == torch.int64
-    assert torch.equal(d.train_x[:, 0], d.train_x[:, 1]) and torch.equal(d.train_x[:, 0], d.train_x[:, 2])
-    assert int(d.train_x.max()) > 200 and set(d.test_y.tolist()) == set(range(10))
+    assert d.x_train.shape == (1348, 3, 32, 32) and d.x_test.shape == (449, 3, 32, 32)
+    assert d.x_train.dtype == torch.uint8 and d.y_train.dtype == torch.int64
+    assert torch.equal(d.x_train[:, 0], d.x_train[:, 1]) and torch.equal(d.x_train[:, 0], d.x_train[:, 2])
+    assert int(d.x_train.max()) > 200 and set(d.y_test.tolist()) == set(range(10))
     again = load_digits32()
-    assert torch.equal(d.train_x, again.train_x) and torch.equal(d.test_y, again.test_y)
+    assert torch.equal(d.x_train, again.x_train) and torch.equal(d.y_test, again.y_test)
     assert not d.mirror_ok
 
 

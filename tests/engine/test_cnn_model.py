@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from engine.cnn.model import build_model, fc4_inputs, layer_table
+from engine.cnn.architecture import fc4_inputs, layer_table
+from engine.cnn.model import build_model
 
 LAB_PARAMS = {"conv1": 2_432, "conv2": 51_264, "conv3": 102_464, "fc4": 1_025_000, "fc5": 10_010}
 

@@ -5,8 +5,10 @@ import json
 import pytest
 import torch
 
-from engine.cnn.runner import build, build_from_tensors
+from engine.cnn.runner import build, build_from_data
 from engine.config import ConfigError
+from engine.data import Dataset
+from engine.data.dataset import numbered
 from engine.runner import StopRequested
 from engine.stages import resolve_config
 
@@ -143,10 +145,10 @@ def test_batch_larger_than_training_set_is_a_config_error():
     assert "batch_size" in str(err.value)
 
 
-def test_build_from_tensors_hook():
+def test_build_from_data_hook():
     x = torch.randint(0, 256, (40, 3, 32, 32), dtype=torch.uint8)
     y = torch.randint(0, 10, (40,))
     config = resolve_config("cifar-augment", {"batch_size": 20, "device": "cpu"})
-    r = build_from_tensors(config, x, y, x[:10], y[:10])
+    r = build_from_data(config, Dataset("random", x, y, x[:10], y[:10], numbered(10)))
     assert r.batches_per_epoch == 2 and r.device == "cpu"
     assert 0 <= r.train_epoch(1, lambda i: False)["train_acc"] <= 1

@@ -4,8 +4,10 @@ import json
 import pytest
 import torch
 
-from engine.cnn.model import build_model, layer_table
-from engine.cnn.summary import _out_size, propagate, render_summary, summarize
+from engine.cnn.architecture import layer_table, out_size, propagate
+from engine.cnn.model import build_model
+from engine.cnn.summary import summarize
+from engine.model_summary import render_summary
 
 SHAPES_32 = {"conv1": "32x32x32", "pool1": "16x16x32", "conv2": "16x16x64", "pool2": "8x8x64",
              "conv3": "8x8x64", "pool3": "4x4x64", "fc4": "1000", "fc5": "10"}
@@ -19,10 +21,10 @@ def by_name(rows):
 
 
 def test_output_size_formula():
-    assert _out_size(32, 5, 1, 2, False) == 32  # floor((32 + 4 - 5) / 1) + 1
-    assert _out_size(7, 2, 2, 0, False) == 3
-    assert _out_size(7, 2, 2, 0, True) == 4  # ceil_mode: 28x28 crops keep 4x4 after pool3
-    assert _out_size(8, 2, 2, 0, True) == 4
+    assert out_size(32, 5, 1, 2, False) == 32  # floor((32 + 4 - 5) / 1) + 1
+    assert out_size(7, 2, 2, 0, False) == 3
+    assert out_size(7, 2, 2, 0, True) == 4  # ceil_mode: 28x28 crops keep 4x4 after pool3
+    assert out_size(8, 2, 2, 0, True) == 4
 
 
 def test_output_shapes_for_32_and_28_inputs():

@@ -5,11 +5,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.io
+from torchvision.datasets import MNIST
 
 from engine.config import ConfigError
 from engine.data.circles import course_grid, make_circles
+from engine.data.digits import load_digits_features
 from engine.data.mat import load_mat
-from engine.data.mnist import load_digits_data, load_mnist
+from engine.data.mnist import load_mnist
 from engine.mlp.runner import build
 from engine.stages import resolve_config
 
@@ -23,7 +25,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def test_circles_statistics():
     data = make_circles()
     for split in ("train", "test"):
-        x, y = data[f"x_{split}"], data[f"y_{split}"]
+        x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
         assert x.shape == (200, 2) and y.shape == (200,) and y.dtype == np.int64
         assert np.bincount(y).tolist() == [100, 100]
         radius = np.hypot(x[:, 0], x[:, 1])
@@ -32,13 +34,13 @@ def test_circles_statistics():
         assert 0.01 <= disc.min() and disc.max() <= 0.91 and abs(disc.mean() - 0.39) < 0.06
         assert 0.12 < ring.std() < 0.26 and 0.10 < disc.std() < 0.23
         assert ring.min() < disc.max()  # the classes overlap a little
-    assert not np.allclose(data["x_train"], data["x_test"])
+    assert not np.allclose(data.x_train, data.x_test)
 
 
 def test_circles_are_fixed():
     a, b = make_circles(), make_circles()
     for key in ("x_train", "y_train", "x_test", "y_test"):
-        assert np.array_equal(a[key], b[key])
+        assert np.array_equal(getattr(a, key), getattr(b, key))
     # independent of the run's seed: two runs with different seeds see the same points
     p1 = build(resolve_config("circles-optim", {"seed": 1}), "unused").artifacts(1, False)["points"]
     p2 = build(resolve_config("circles-optim", {"seed": 2}), "unused").artifacts(1, False)["points"]
@@ -59,10 +61,10 @@ def test_course_circles_file():
     if not COURSE_CIRCLES.is_file():
         pytest.skip(f"no course file at {COURSE_CIRCLES}")
     data = load_mat(str(COURSE_CIRCLES))
-    assert data["x_train"].shape == (200, 2) and data["x_test"].shape == (200, 2)
-    assert data["n_classes"] == 2 and np.bincount(data["y_train"]).tolist() == [100, 100]
+    assert data.x_train.shape == (200, 2) and data.x_test.shape == (200, 2)
+    assert data.n_classes == 2 and np.bincount(data.y_train).tolist() == [100, 100]
     raw = scipy.io.loadmat(str(COURSE_CIRCLES))
-    assert np.array_equal(data["y_train"], raw["Ytrain"].argmax(1))  # class 0 is Y[:, 0] == 1
+    assert np.array_equal(data.y_train, raw["Ytrain"].argmax(1))  # class 0 is Y[:, 0] == 1
 
 
 def test_mat_one_hot_and_label_vector(tmp_path):
@@ -75,12 +77,12 @@ def test_mat_one_hot_and_label_vector(tmp_path):
                                           "Ytest": labels[:9]})
     for name in ("a.mat", "b.mat"):
         data = load_mat(str(tmp_path / name))
-        assert data["n_classes"] == 3 and np.array_equal(data["y_train"], labels)
-        assert np.allclose(data["x_train"], x) and data["y_test"].shape == (9,)
+        assert data.n_classes == 3 and np.array_equal(data.y_train, labels)
+        assert np.allclose(data.x_train, x) and data.y_test.shape == (9,)
     # uint8 images are scaled to [0, 1]
     img = rng.integers(0, 256, size=(12, 16), dtype=np.uint8)
     scipy.io.savemat(tmp_path / "c.mat", {"Xtrain": img, "Ytrain": labels[:12], "Xtest": img, "Ytest": labels[:12]})
-    assert np.allclose(load_mat(str(tmp_path / "c.mat"))["x_train"], img / 255.0)
+    assert np.allclose(load_mat(str(tmp_path / "c.mat")).x_train, img / 255.0)
 
 
 def mat_error(path) -> str:
@@ -155,8 +157,6 @@ def tiny_mnist(root: Path, n_train: int = 30, n_test: int = 20) -> dict:
 
 @pytest.fixture
 def no_download(monkeypatch):
-    from torchvision.datasets import MNIST
-
     calls = []
 
     def fail(self):
@@ -171,11 +171,11 @@ def test_mnist_files_load_without_download(tmp_path, no_download):
     arrays = tiny_mnist(tmp_path)
     data = load_mnist(str(tmp_path))
     assert no_download == []
-    assert data["x_train"].shape == (30, 784) and data["x_test"].shape == (20, 784)
-    assert data["x_train"].dtype == np.float32 and 0.0 <= data["x_train"].min() and data["x_train"].max() <= 1.0
-    assert np.allclose(data["x_train"], arrays["train-images-idx3-ubyte"].reshape(30, 784) / 255.0)
-    assert np.array_equal(data["y_test"], arrays["t10k-labels-idx1-ubyte"])
-    assert data["n_classes"] == 10 and data["test_images"].shape == (20, 28, 28)
+    assert data.x_train.shape == (30, 784) and data.x_test.shape == (20, 784)
+    assert data.x_train.dtype == np.float32 and 0.0 <= data.x_train.min() and data.x_train.max() <= 1.0
+    assert np.allclose(data.x_train, arrays["train-images-idx3-ubyte"].reshape(30, 784) / 255.0)
+    assert np.array_equal(data.y_test, arrays["t10k-labels-idx1-ubyte"])
+    assert data.n_classes == 10 and data.test_images.shape == (20, 28, 28)
 
     config = resolve_config("mnist-mlp", {"dataset": "mnist", "batch_size": 10, "epochs": 1})
     runner = build(config, str(tmp_path))
@@ -205,11 +205,11 @@ def test_mnist_batch_size_checked_against_files(tmp_path, no_download):
 
 # digits ---------------------------------------------------------------------------------
 def test_digits():
-    data = load_digits_data()
-    assert data["x_train"].shape == (1347, 64) and data["x_test"].shape == (450, 64)
-    assert 0.0 <= data["x_train"].min() and data["x_train"].max() == 1.0
-    counts = np.bincount(data["y_test"])
+    data = load_digits_features()
+    assert data.x_train.shape == (1347, 64) and data.x_test.shape == (450, 64)
+    assert 0.0 <= data.x_train.min() and data.x_train.max() == 1.0
+    counts = np.bincount(data.y_test)
     assert len(counts) == 10 and counts.min() >= 43 and counts.max() <= 46  # stratified
-    assert data["test_images"].shape == (450, 8, 8) and data["test_images"].dtype == np.uint8
-    again = load_digits_data()
-    assert np.array_equal(again["y_train"], data["y_train"]) and np.array_equal(again["x_test"], data["x_test"])
+    assert data.test_images.shape == (450, 8, 8) and data.test_images.dtype == np.uint8
+    again = load_digits_features()
+    assert np.array_equal(again.y_train, data.y_train) and np.array_equal(again.x_test, data.x_test)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from engine.events import EpochEnd, RunStarted
 from engine.stages import resolve_config
-from engine.store import RESERVE_NAME, load_checkpoint, read_metrics, read_record, runstore
+from engine.store import RESERVE_NAME, load_checkpoint, read_metrics, read_record, writer
 from engine.train import train
 
 
@@ -94,7 +94,7 @@ def test_disk_fills_up_during_run(background, mounts, tmp_path):
     _check_failed(run, run_dir, "No space left on device")
     record = json.loads((run_dir / "run.json").read_text())
     assert record["status"] == "failed" and "No space left on device" in record["message"]
-    assert read_record(run_dir)["status"] == "failed"
+    assert read_record(run_dir).status == "failed"
     assert not (run_dir / RESERVE_NAME).exists()
 
 
@@ -123,7 +123,7 @@ def test_final_record_uses_the_space_reserve(tmp_path, monkeypatch):
     space it reserved; without the reserve the record would be left saying running."""
     monkeypatch.setenv("NNLAB_CHECKPOINT_EVERY_S", "0")
     full, reserve = [], []
-    real_fsync, real_write_json = os.fsync, runstore.atomic_write_json
+    real_fsync, real_write_json = os.fsync, writer.atomic_write_json
 
     def fsync(fd):
         if "last.pt" in os.path.basename(os.readlink(f"/proc/self/fd/{fd}")) and full:
@@ -142,7 +142,7 @@ def test_final_record_uses_the_space_reserve(tmp_path, monkeypatch):
             full.append(reserve[0].exists())  # the disk fills after epoch 3 is saved
 
     monkeypatch.setattr(os, "fsync", fsync)
-    monkeypatch.setattr(runstore, "atomic_write_json", write_json)
+    monkeypatch.setattr(writer, "atomic_write_json", write_json)
     config = resolve_config("circles-optim", {"epochs": "20"})
     result = train(config, runs_dir=str(tmp_path), data_dir=str(tmp_path), emit=emit)
     run_dir = tmp_path / result.run_id

@@ -36,7 +36,7 @@ def test_non_finite_loss_stops_with_exit_3_and_keeps_last_good_checkpoint(cli):
     assert not (math.isfinite(rows[-1]["train_loss"]) and math.isfinite(rows[-1]["test_loss"]))
     record = json.loads((run_dir / "run.json").read_text())
     assert record["status"] == "diverged" and "non-finite loss" in record["message"]
-    assert read_record(run_dir)["status"] == "diverged"
+    assert read_record(run_dir).status == "diverged"
     ckpt = load_checkpoint(run_dir)
     assert ckpt["epoch"] == len(rows) - 1  # the last good epoch, not the diverged one
     shown = cli("runs", "show", out["run_id"], "--json")

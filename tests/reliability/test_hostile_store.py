@@ -116,24 +116,26 @@ def zoo(tmp_path_factory):
 
 @pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_list_and_read_functions_survive_and_name_the_damage(zoo):
-    records = {r["id"]: r for r in list_runs(zoo["root"])}
+    records = {r.id: r for r in list_runs(zoo["root"])}
     assert set(records) == set(zoo["expect"]), "hidden entries and plain files are not runs; the rest are"
     for name, why in zoo["expect"].items():
         record = records[name]
         if why is None:
-            assert record["status"] != "damaged", (name, record)
+            assert record.status != "damaged", (name, record)
         else:
-            assert record["status"] == "damaged" and why in record["reason"], (name, record)
+            assert record.status == "damaged" and why in (record.reason or ""), (name, record)
         # the shapes every reader (CLI tables, TUI) relies on
-        assert isinstance(record["name"], str) and isinstance(record["tags"], list)
-        assert isinstance(record["summary"], dict) and isinstance(record["summary"].get("best", {}), dict)
+        assert isinstance(record.name, str) and all(isinstance(t, str) for t in record.tags)
+        assert all(isinstance(b.value, (int, float)) for b in record.summary.best.values())
+        listed = record.to_json()
+        assert isinstance(listed["tags"], list) and isinstance(listed["summary"].get("best", {}), dict)
         for run_dir in (zoo["root"] / name,):
             rows = read_metrics(run_dir)
             assert all(isinstance(r["epoch"], int) for r in rows)
             assert all(isinstance(a, dict) for a in read_artifacts(run_dir).values())
     hostile = records[rid(11)]
-    assert hostile["status"] == "finished" and hostile["tags"] == [] and hostile["summary"]["best"] == {}
-    assert "\x1b" not in json.dumps(hostile, ensure_ascii=False) and "\x07" not in hostile["notes"]
+    assert hostile.status == "finished" and hostile.tags == () and hostile.summary.best == {}
+    assert "\x1b" not in json.dumps(hostile.to_json(), ensure_ascii=False) and "\x07" not in hostile.notes
     assert read_metrics(zoo["root"] / rid(11)) == []
     assert set(read_artifacts(zoo["root"] / rid(11))) <= {"points", "boundary-e0001", "boundary-e0002"}
     assert [r["epoch"] for r in read_metrics(zoo["root"] / rid(12))] == [1, 2]  # torn line skipped
@@ -217,3 +219,17 @@ def test_checkpoint_that_does_not_fit_the_stage_is_bad_input(zoo, tmp_path):
     with pytest.raises(ConfigError, match="does not fit"):
         resume(d, {"epochs": "5"}, runs_dir=str(tmp_path / "runs"), data_dir=str(tmp_path))
     assert [p.name for p in (tmp_path / "runs").iterdir()] == [rid(30)]
+
+
+def test_non_finite_numbers_in_run_json_read_as_missing(tmp_path, cli):
+    """JSON readers accept NaN and Infinity: a run.json holding them still lists, typed fields read as None."""
+    root = tmp_path / "store"
+    run_dir = root / rid(1)
+    run_dir.mkdir(parents=True)
+    (run_dir / "run.json").write_text('{"status": "finished", "pid": NaN, "epochs": Infinity, "seed": -Infinity,'
+                                      ' "duration_s": NaN, "summary": {"last": {"test_acc": NaN}}}')
+    (record,) = list_runs(root)
+    assert record.status == "finished" and (record.pid, record.epochs, record.seed) == (None, None, None)
+    listed = cli("runs", "list", "--json", runs_dir=root)
+    assert listed.returncode == 0 and json.loads(listed.stdout)[0]["pid"] is None
+    assert cli("runs", "list", runs_dir=root).returncode == 0

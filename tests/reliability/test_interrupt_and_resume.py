@@ -36,7 +36,7 @@ def test_signal_stops_run_keeps_finished_epochs_and_their_checkpoint(background,
     ckpt = load_checkpoint(run_dir)  # weights_only=True, like resume
     assert ckpt["epoch"] == len(rows) == record["summary"]["epochs_done"]
     assert curve(ckpt["history"]) == curve(rows)
-    assert read_record(run_dir)["status"] == "interrupted"
+    assert read_record(run_dir).status == "interrupted"
 
 
 # ---------------------------------------------------------------- 2. kill -9, crashed, exact resume
@@ -112,4 +112,4 @@ def test_resume_is_exact_from_any_checkpoint_epoch(tmp_path, monkeypatch):
                   runs_dir=str(tmp_path / "short"), **kw)
     longer = resume(short.run_dir, {"epochs": "9"}, runs_dir=str(tmp_path / "short"), **kw)
     assert curve(read_metrics(longer.run_dir)) == curve(ref_rows)
-    assert {r["status"] for r in list_runs(tmp_path / "short")} == {"finished"}
+    assert {r.status for r in list_runs(tmp_path / "short")} == {"finished"}

@@ -6,8 +6,9 @@ import asyncio
 from tui_canned import DEVICES
 
 from tui.app import NNLabApp
-from tui.commands import _bindings, nnlab_commands
-from tui.screens.help import help_table, screen_classes
+from tui.commands import nnlab_commands
+from tui.keymap import SECTIONS
+from tui.screens.help import help_table
 
 
 def test_help_lists_every_key():
@@ -16,8 +17,8 @@ def test_help_lists_every_key():
     console = Console(width=120, record=True)
     console.print(help_table())
     text = console.export_text()
-    for _title, cls in screen_classes():
-        for b in _bindings(cls):
+    for _title, bindings in SECTIONS:
+        for b in bindings:
             assert (b.description or b.action) in text
 
 
@@ -30,7 +31,7 @@ def test_palette_reaches_every_screen_action(runs_dir):
                 await pilot.press(key)
                 await pilot.pause()
                 titles = [c.title for c in nnlab_commands(app, app.screen)]
-                for b in _bindings(type(app.screen)):
+                for b in type(app.screen).BINDINGS:
                     if b.description:
                         assert f"{name}: {b.description}" in titles
                 assert "Go to History" in titles and "Help: all keys" in titles
@@ -51,8 +52,8 @@ def test_ansi_theme_available(runs_dir):
         app = NNLabApp(runs_dir=str(runs_dir))
         app.devices = dict(DEVICES)
         async with app.run_test(size=(80, 24)) as pilot:
-            assert "textual-ansi" in app.available_themes
-            while app.theme != "textual-ansi":
+            assert "ansi-dark" in app.available_themes
+            while app.theme != "ansi-dark":
                 await pilot.press("ctrl+t")
             await pilot.press("2")
             await pilot.pause()

@@ -69,10 +69,10 @@ async def _circles_run_end_to_end(runs_dir, tmp_path):
         # History lists it as interrupted
         await pilot.press("3")
         history = app.screen
-        await wait_for(pilot, lambda: any(r["id"] == first_id for r in getattr(history, "shown", [])), 10,
+        await wait_for(pilot, lambda: any(r.id == first_id for r in getattr(history, "shown", [])), 10,
                        "run in History")
-        row = next(r for r in history.shown if r["id"] == first_id)
-        assert row["status"] == "interrupted" and row["stage"] == "circles-nn"
+        row = next(r for r in history.shown if r.id == first_id)
+        assert row.status == "interrupted" and row.stage == "circles-nn"
         # run it again from Edit in Lab with fewer epochs, to the end
         await pilot.press("e")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "LabScreen", 20, "Lab")
@@ -86,6 +86,7 @@ async def _circles_run_end_to_end(runs_dir, tmp_path):
         # compare the two from History
         await pilot.press("3")
         await wait_for(pilot, lambda: len(history.shown) == 2, 10, "2 runs")
+        await pilot.press("home")  # the cursor stayed on the first run; the new one is above it
         for _ in range(2):
             await pilot.press("space", "down")
         assert len(history.marked) == 2
@@ -93,13 +94,13 @@ async def _circles_run_end_to_end(runs_dir, tmp_path):
         await wait_for(pilot, lambda: type(app.screen).__name__ == "CompareScreen", 20, "Compare")
         compare = app.screen
         await wait_for(pilot, lambda: len(compare.records) == 2, 20, "2 records")
-        assert {r["id"] for r in compare.records} == {first_id, second_id}
+        assert {r.record.id for r in compare.records} == {first_id, second_id}
         table = compare.query_one("#compare-table")
         labels = [str(c.label) for c in table.columns.values()]
         assert "lr" in labels and "epochs" in labels and "seed" not in labels
         await pilot.press("x", "l", "s", "m")
         await pilot.pause()
-        assert compare.wall and compare.ylog
+        assert compare.settings.wall and compare.settings.ylog
 
 
 def test_delete_and_undo_rename_tag(runs_dir, tmp_path):
@@ -120,19 +121,19 @@ async def _delete_and_undo_rename_tag(runs_dir, tmp_path):
         rid = history.current_id()
         await pilot.press("t")
         await pilot.press(*"best,lab", "enter")
-        await wait_for(pilot, lambda: history.current() and history.current().get("tags") == ["best", "lab"], 5,
+        await wait_for(pilot, lambda: history.current() and history.current().tags == ("best", "lab"), 5,
                        "tags saved")
         await pilot.press("r")
         await pilot.press("end", *(["backspace"] * 60), *"renamed", "enter")
-        await wait_for(pilot, lambda: history.current() and history.current().get("name") == "renamed", 5,
+        await wait_for(pilot, lambda: history.current() and history.current().name == "renamed", 5,
                        "renamed")
         await pilot.press("d")
-        await wait_for(pilot, lambda: rid not in [r["id"] for r in history.shown], 20, "deleted")
+        await wait_for(pilot, lambda: rid not in [r.id for r in history.shown], 20, "deleted")
         assert (runs_dir / ".trash" / rid).is_dir()
         await pilot.press("u")
-        await wait_for(pilot, lambda: rid in [r["id"] for r in history.shown], 20, "restored")
+        await wait_for(pilot, lambda: rid in [r.id for r in history.shown], 20, "restored")
         # filters: status cycles through the statuses present
         await pilot.press("F")
         await pilot.pause()
         assert history.filters["status"] is not None
-        assert all(r["status"] == history.filters["status"] for r in history.shown)
+        assert all(r.status == history.filters["status"] for r in history.shown)

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 from tui_canned import boundary, circles_events
 
 from engine.events import BatchEnd
+from engine.store import RunRecord
 from tui.fuzzy import matches, parse_query
 from tui.run_state import RunState
 from tui.run_worker import BatchProgress, RunEvent, message_for
@@ -32,7 +34,8 @@ def test_finite_points_for_log_axis():
 
 
 def test_search_filters_and_fuzzy():
-    rec = {"stage": "circles-nn", "name": "nn lr 0.1", "status": "finished", "id": "x", "tags": ["baseline"]}
+    rec = RunRecord(id="x", run_dir=Path("x"), status="finished", stage="circles-nn", name="nn lr 0.1",
+                    tags=("baseline",))
     assert parse_query("stage:circles tag:base lr") == ({"stage": "circles", "tag": "base"}, ["lr"])
     assert matches(rec, "cnn fin")  # fuzzy: c..n..n in circles-nn
     assert matches(rec, "status:finished tag:base")
@@ -91,7 +94,7 @@ def test_blew_up_says_an_exploded_but_finite_loss():
 
 
 def test_history_columns_fit_80_and_show_all_when_wide():
-    from tui.screens.history import NAME_MIN, table_columns
+    from tui.widgets.runs_table import NAME_MIN, table_columns
 
     for width in (80, 100):
         cols = table_columns(width)

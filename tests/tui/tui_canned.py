@@ -57,9 +57,9 @@ def digits_artifacts(epoch: int) -> dict[str, dict[str, Any]]:
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    from engine.store import summarize as engine_summarize
+    from engine.store import Summary
 
-    return engine_summarize(rows)
+    return Summary.from_history(rows).to_json()
 
 
 def write_run(runs_dir: Path, run_id: str, *, stage: str = "circles-nn", status: str = "finished",

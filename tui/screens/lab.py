@@ -1,7 +1,7 @@
 """Lab screen: pick a stage, read what it teaches, set its hyperparameters, start a run.
 
 Every value is checked as it is typed with the engine's own Key.parse; the whole config
-with engine.config.resolve_config, so a bad value is marked and explained (the
+with engine.stages.resolve_config, so a bad value is marked and explained (the
 ConfigError text) before anything starts. The device choice enables only the devices
 torch can use, probed after the first paint.
 """
@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.console import Group
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
@@ -20,15 +21,13 @@ from textual.widgets.option_list import Option
 
 from engine.config import ConfigError
 from engine.stages import STAGES, Stage, resolve_config
+from tui.keymap import LAB
 
 PARTS = {"2-ab": "2-ab  the MLP", "2-cd": "2-cd  CNN, CIFAR-10"}
 
 
 def teaches_renderable(text: str):
     """Prose wraps; equation and table lines (aligned with runs of spaces) never do."""
-    from rich.console import Group
-    from rich.text import Text
-
     parts = []
     for line in text.splitlines():
         pre = "  " in line.strip() or line.startswith(("H~", "Y~", "dY~", "dH~", "dW", "loss", "init"))
@@ -67,12 +66,7 @@ class LabScreen(Screen):
     (one per key, not five) keep the first paint and stage switches fast."""
 
     SUB_TITLE = "1 Lab: pick a stage, set its values, start"
-    BINDINGS = [
-        Binding("ctrl+r", "start", "Start run", priority=True),
-        Binding("ctrl+d", "defaults", "Defaults"),
-        Binding("escape", "focus_stages", "Stages", show=False),
-        Binding("ctrl+n", "focus_name", "Name", show=False),
-    ]
+    BINDINGS = LAB
 
     def __init__(self) -> None:
         super().__init__()

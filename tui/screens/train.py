@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Header, Static
 
+from engine.model_summary import summarize_stage
 from tui.format import duration, pct
+from tui.keymap import TRAIN
 from tui.run_state import RunState
 from tui.widgets.boundary import BoundaryView
 from tui.widgets.confusion import ConfusionView
@@ -44,12 +45,7 @@ def bar(fraction: float, width: int) -> str:
 
 class TrainScreen(Screen):
     SUB_TITLE = "2 Train: the live run"
-    BINDINGS = [
-        Binding("s", "stop", "Stop"),
-        Binding("v", "next_view", "Panel", tooltip="next view of the stage's panel"),
-        Binding("r", "again", "Run again"),
-        Binding("e", "edit", "Edit", tooltip="edit this run's values in Lab"),
-    ]
+    BINDINGS = TRAIN
 
     def __init__(self) -> None:
         super().__init__()
@@ -200,9 +196,7 @@ class TrainScreen(Screen):
     def _summary(config: dict[str, Any]) -> dict[str, Any] | None:
         if not str(config.get("stage", "")).startswith("cifar"):
             return None
-        from engine.cnn.summary import summarize  # sizes from the layer table; no torch
-
-        return summarize(config)
+        return summarize_stage(config)
 
     def _show_view(self) -> None:
         if self.view:

@@ -10,7 +10,6 @@ from typing import Any
 
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -118,15 +117,3 @@ class BoundaryView(Widget):
                                              float(g.get("hi", 2)), self.points)
             self._cache_key = key
         return self._cache_rows
-
-
-def boundary_text(grid: dict[str, Any], width: int, height: int, points: list | None = None) -> Text:
-    """The same picture as a rich Text (used by tests and previews)."""
-    text = Text()
-    for i, row in enumerate(boundary_rows(grid.get("prob") or [], width, height, float(grid.get("lo", -2)),
-                                          float(grid.get("hi", 2)), points)):
-        if i:
-            text.append("\n")
-        for ch, style in row:
-            text.append(ch, style)
-    return text

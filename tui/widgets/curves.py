@@ -51,11 +51,10 @@ class CurvePlot(PlotextPlot):
         self.series: list[Series] = []
         self.xlabel = ""
         self.ylog = False
-        self.ylim: tuple[float, float] | None = None
         self.empty_text = "no data yet"
 
     def set_series(self, series: list[Series], *, title: str | None = None, xlabel: str | None = None,
-                   ylog: bool | None = None, ylim: tuple[float, float] | None = None) -> None:
+                   ylog: bool | None = None) -> None:
         self.series = series
         if title is not None:
             self.title = title
@@ -63,7 +62,6 @@ class CurvePlot(PlotextPlot):
             self.xlabel = xlabel
         if ylog is not None:
             self.ylog = ylog
-        self.ylim = ylim
         self.redraw()
 
     def point_count(self) -> int:
@@ -88,6 +86,4 @@ class CurvePlot(PlotextPlot):
             plt.text(self.empty_text, 0.5, 0.5, alignment="center")
             plt.xlim(0, 1)
             plt.ylim(0, 1)
-        elif self.ylim is not None and not self.ylog:
-            plt.ylim(*self.ylim)
         self.refresh()

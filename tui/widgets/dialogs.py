@@ -1,17 +1,18 @@
-"""Small modal dialogs: a one-line prompt (rename, tag, note) and a confirmation."""
+"""A modal one-line prompt (rename, tag, note)."""
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
+
+from tui.keymap import PROMPT
 
 
 class PromptScreen(ModalScreen[str | None]):
     """Ask for one line of text; Enter returns it, Escape returns None."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = PROMPT
 
     def __init__(self, title: str, value: str = "", placeholder: str = "") -> None:
         super().__init__()

@@ -1,4 +1,5 @@
-"""The CNN's model summary: output shapes, parameters, receptive fields and FLOPs per layer."""
+"""The CNN's model summary: output shapes, parameters, receptive fields and FLOPs per layer, as the
+engine tabulates them (engine.model_summary.summary_rows)."""
 from __future__ import annotations
 
 from typing import Any
@@ -6,35 +7,20 @@ from typing import Any
 from rich.table import Table
 from textual.widgets import Static
 
-
-def _human(n: Any) -> str:
-    if not isinstance(n, (int, float)):
-        return "-"
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.1f}{unit}"
-    return str(int(n))
-
-
-def _shape(s: Any) -> str:
-    if isinstance(s, (list, tuple)):
-        return "x".join(str(v) for v in s)
-    return str(s)
+from engine.model_summary import summary_rows
 
 
 def summary_table(summary: dict[str, Any]) -> Table:
     table = Table(title=f"model summary: {summary.get('total_params', 0):,} parameters (RF: receptive field)", box=None,
                   padding=(0, 1), pad_edge=False, title_justify="left")
-    for name, justify in (("layer", "left"), ("output", "right"), ("params", "right"), ("RF", "right"),
-                          ("FLOPs", "right")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for layer in summary.get("layers") or []:
-        if str(layer.get("name", "")).startswith(("relu", "flatten", "dropout")):
-            continue  # no parameters and no change of size: keep the table to the lab's rows
-        rf = layer.get("receptive_field")
-        rf_text = "all" if rf is None else (f"{rf}x{rf}" if isinstance(rf, int) else _shape(rf))
-        table.add_row(str(layer.get("name")), _shape(layer.get("output_shape", layer.get("output"))),
-                      f"{layer.get('params', 0):,}", rf_text, _human(layer.get("flops")))
+    headers, rows = summary_rows(summary, compact=True)
+    # a CNN's table has outputs and FLOPs for 32x32 and 28x28 inputs: the panel keeps the size this run trains on
+    size = str(summary.get("input_size", ""))
+    keep = [i for i, h in enumerate(headers) if not h.startswith(("out (", "FLOPs ")) or size in h]
+    for i in keep:
+        table.add_column(headers[i], justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*(row[i] for i in keep))
     return table
 
 

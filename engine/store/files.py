@@ -1,0 +1,114 @@
+"""Files of the run store written crash-safely and read defensively.
+
+JSON files are replaced atomically (temp file in the same folder, flush, fsync, os.replace): a reader sees
+the old file or the new one, never half. Reads never follow a symlink in the last component, never block on
+a FIFO or device, and stop at a size limit.
+"""
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import math
+import os
+import secrets
+import stat
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+MAX_JSON_BYTES = 16 * 1024 * 1024
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or creation in a folder durable (best effort)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Temp file in the same folder, flush, fsync, os.replace: readers see old or new, never half."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
+
+
+def clean_json(value: Any) -> Any:
+    """JSON has no NaN/inf: store them as None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: clean_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean_json(v) for v in value]
+    return value
+
+
+def json_line(obj: Any) -> str:
+    """obj as one line of JSON with NaN and infinities as null (clean_json), as the CLI prints it."""
+    try:
+        return json.dumps(obj, allow_nan=False)  # the common case: nothing to clean, no copy made
+    except ValueError:
+        return json.dumps(clean_json(obj))
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(clean_json(obj), indent=1, allow_nan=False) + "\n").encode())
+
+
+def read_regular(path: Path, limit: int) -> bytes:
+    """At most limit + 1 bytes of a regular file. Never follows a symlink in the last component and never
+    blocks on a FIFO or device planted in a run folder (OSError instead)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        chunks, left = [], limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file of at most MAX_JSON_BYTES (ValueError "file too large" beyond)."""
+    data = read_regular(path, MAX_JSON_BYTES)
+    if len(data) > MAX_JSON_BYTES:
+        raise ValueError("file too large")
+    return json.loads(data.decode("utf-8"))
+
+
+@contextmanager
+def locked(run_dir: Path) -> Iterator[None]:
+    """Serialize read-modify-write of run.json between processes (the run and a front end)."""
+    fd = os.open(run_dir / ".lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

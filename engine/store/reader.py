@@ -1,0 +1,291 @@
+"""Reading saved runs back: records, metrics, config, artifacts and checkpoints.
+
+Nothing here raises for what is inside a run folder (a damaged run reads as a record with status
+`damaged` and a reason), follows a symlink out of the store, or blocks on a FIFO. Listing reads run.json
+files only, through the index of records (engine.store.index). torch is imported only to load a checkpoint.
+"""
+from __future__ import annotations
+
+import errno
+import gc
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.config import ConfigError
+from engine.events import METRIC_COLUMNS
+from engine.store.files import read_json, read_regular
+from engine.store.index import RunIndex, index_of, stat_key
+from engine.store.liveness import effective_status
+from engine.store.records import RUN_ID_RE, STATUSES, RunRecord, is_number, safe_text
+
+MAX_METRICS_BYTES = 64 * 1024 * 1024
+
+
+def _run_json(run_dir: Path) -> dict[str, Any] | str:
+    """The validated run.json object of a run folder (a dict with a valid status), or why there is none."""
+    try:
+        if run_dir.is_symlink():
+            return "run folder is a symlink (not followed)"
+    except OSError:
+        pass
+    if not RUN_ID_RE.match(run_dir.name):
+        return "folder name is not a run id"
+    try:
+        record = read_json(run_dir / "run.json")
+    except FileNotFoundError:
+        return "run.json is missing"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "run.json is a symlink (not followed)"
+        return f"run.json unreadable: {exc.strerror or type(exc).__name__}"
+    except UnicodeDecodeError:
+        return "run.json unreadable: not UTF-8 text"
+    except (ValueError, RecursionError) as exc:
+        what = "too large" if str(exc) == "file too large" else "not valid JSON (truncated or garbage)"
+        return f"run.json unreadable: {what}"
+    if not isinstance(record, dict):
+        return "run.json is not an object"
+    if record.get("status") not in STATUSES:
+        return f"run.json has no valid status ({safe_text(record.get('status'), limit=20)!r})"
+    return record
+
+
+def _record(run_dir: Path, raw: dict[str, Any] | str) -> RunRecord:
+    if isinstance(raw, str):
+        return RunRecord.damaged(run_dir, raw)
+    return RunRecord.from_json(run_dir, raw, effective_status(raw))
+
+
+def read_record(run_dir: Path) -> RunRecord:
+    """The record of one run folder, with its effective status (running with its process gone: crashed);
+    an unreadable one has status `damaged` and a reason."""
+    run_dir = Path(run_dir)
+    return _record(run_dir, _run_json(run_dir))
+
+
+def list_runs(runs_dir: str | os.PathLike) -> list[RunRecord]:
+    """Every run (newest first); damaged ones carry a reason. Hidden entries (.trash, .index.json, .tmp-*
+    folders being created) are not runs; plain files are skipped. An unchanged run.json is taken from the
+    index (engine.store.index), which is then saved if it changed."""
+    root = Path(runs_dir)
+    try:
+        with os.scandir(root) as it:
+            entries = sorted((e for e in it if e.name and not e.name.startswith(".")), key=lambda e: e.name,
+                             reverse=True)
+    except OSError:
+        return []
+    index = index_of(root)
+    collecting = gc.isenabled()
+    gc.disable()  # thousands of small objects without cycles: the collector would only rescan them
+    try:
+        with index.lock:
+            index.begin()
+            out = [record for entry in entries if (record := _listed(index, entry)) is not None]
+            index.end()
+    finally:
+        if collecting:
+            gc.enable()
+    return out
+
+
+def _listed(index: RunIndex, entry: os.DirEntry[str]) -> RunRecord | None:
+    """The record of one entry of the runs dir; None for what is not a run folder (or is gone)."""
+    try:
+        if entry.is_symlink():
+            return read_record(Path(entry.path))  # damaged: never followed
+        if not entry.is_dir():
+            return None
+    except (OSError, ValueError):
+        return None
+    key = None
+    if RUN_ID_RE.match(entry.name):
+        try:
+            st = os.stat(entry.path + os.sep + "run.json", follow_symlinks=False)
+            key = stat_key(st) if stat.S_ISREG(st.st_mode) else None
+        except OSError:
+            pass
+    cached = index.get(entry.name, key) if key is not None else None
+    if cached is not None:
+        status = effective_status(cached.raw)
+        if cached.record is not None and cached.record.status == status:
+            return cached.record
+        record = RunRecord.from_json(Path(entry.path), cached.raw, status)
+        index.put(entry.name, cached.key, cached.raw, record)
+        return record
+    run_dir = Path(entry.path)
+    raw = _run_json(run_dir)
+    if isinstance(raw, str):
+        return None if not os.path.lexists(run_dir) else RunRecord.damaged(run_dir, raw)  # gone: removed meanwhile
+    record = RunRecord.from_json(run_dir, raw, effective_status(raw))
+    if key is not None:
+        index.put(entry.name, key, raw, record)
+    return record
+
+
+def resolve_run(runs_dir: str | os.PathLike, ref: str) -> Path:
+    """A run id or unique prefix -> its folder; ConfigError otherwise."""
+    root = Path(runs_dir)
+    if not ref or "/" in ref or "\\" in ref or ref.startswith("."):
+        raise ConfigError(f"invalid run {ref!r} (allowed: a run id or a unique prefix of one; see `nnlab runs list`)")
+    try:
+        names = [n for n in os.listdir(root) if not n.startswith(".")]
+    except OSError:
+        names = []
+    if ref in names:
+        return root / ref
+    hits = sorted(n for n in names if n.startswith(ref))
+    if len(hits) == 1:
+        return root / hits[0]
+    if not hits:
+        raise ConfigError(f"no run matches {ref!r} in {str(root)!r} "
+                          "(allowed: a run id or a unique prefix; see `nnlab runs list`)")
+    raise ConfigError(f"run {ref!r} is ambiguous: it matches {', '.join(hits[:5])}{' ...' if len(hits) > 5 else ''}")
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    """metrics.csv rows as dicts of floats (epoch int); torn or garbage lines are skipped."""
+    path = Path(run_dir) / "metrics.csv"
+    try:
+        if Path(run_dir).is_symlink():
+            return []
+        raw = read_regular(path, MAX_METRICS_BYTES)[:MAX_METRICS_BYTES]
+    except OSError:
+        return []
+    text = raw.decode("utf-8", errors="replace")
+    lines = text.split("\n")
+    if not text.endswith("\n"):
+        lines = lines[:-1]  # a torn last line: the writer is mid-row or was killed there
+    if not lines or [c.strip() for c in lines[0].split(",")] != list(METRIC_COLUMNS):
+        return []
+    rows: list[dict[str, Any]] = []
+    for line in lines[1:]:
+        cells = line.split(",")
+        if len(cells) != len(METRIC_COLUMNS):
+            continue
+        try:
+            row: dict[str, Any] = {"epoch": int(cells[0])}
+            for col, cell in zip(METRIC_COLUMNS[1:], cells[1:]):
+                row[col] = float(cell) if cell.strip() else None
+        except ValueError:
+            continue
+        rows.append(row)
+    return rows
+
+
+def _check_run_dir(run_dir: Path) -> str:
+    """The run's printable name; ConfigError for a folder that is a symlink (it leads out of the store)."""
+    run_dir = Path(run_dir)
+    name = safe_text(run_dir.name, limit=100)
+    if run_dir.is_symlink():
+        raise ConfigError(f"run {name} is a symlink (refused: it may lead out of the run store)")
+    return name
+
+
+def read_config(run_dir: Path) -> dict[str, Any]:
+    """config.json of a run, its text made safe to print; ConfigError naming the run when unreadable."""
+    name = _check_run_dir(run_dir)
+    path = Path(run_dir) / "config.json"
+    if path.is_symlink():
+        raise ConfigError(f"config.json of {name} is a symlink (refused)")
+    try:
+        config = read_json(path)
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
+        raise ConfigError(f"run {name} has no readable config.json") from None
+    if not isinstance(config, dict) or not isinstance(config.get("stage"), str):
+        raise ConfigError(f"run {name} has a damaged config.json")
+    return {safe_text(k, limit=100): safe_text(v, limit=1000) if isinstance(v, str) else v for k, v in config.items()}
+
+
+def read_artifacts(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """artifacts/*.json by stem; unreadable ones and symlinks are skipped."""
+    out: dict[str, dict[str, Any]] = {}
+    folder = Path(run_dir) / "artifacts"
+    if Path(run_dir).is_symlink() or folder.is_symlink():
+        return out
+    try:
+        items = sorted(folder.iterdir())
+    except OSError:
+        return out
+    for item in items:
+        if item.suffix != ".json" or item.is_symlink() or item.name.startswith("."):
+            continue
+        try:
+            data = read_json(item)
+        except (OSError, ValueError, UnicodeDecodeError, RecursionError):
+            continue
+        if isinstance(data, dict):
+            out[item.stem] = data
+    return out
+
+
+def load_checkpoint(run_dir: Path) -> dict[str, Any]:
+    """checkpoints/last.pt with weights_only=True; ConfigError when absent, hostile or damaged."""
+    import pickle
+    import warnings
+
+    path = Path(run_dir) / "checkpoints" / "last.pt"
+    name = _check_run_dir(run_dir)
+    if path.is_symlink() or (Path(run_dir) / "checkpoints").is_symlink():
+        raise ConfigError(f"run {name}: its checkpoint is a symlink (refused)")
+    if not path.is_file():
+        raise ConfigError(f"run {name} has no checkpoint to resume from (it stopped before its first epoch ended)")
+    import torch
+
+    try:
+        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": noise on stderr
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # torch's text suggests weights_only=False: never. Keep only the line that says what was refused.
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        detail = next((ln for ln in lines if "nsupported" in ln and not ln.startswith(("Please", "Check"))),
+                      "not a weights-only checkpoint")
+        raise ConfigError(f"run {name}: checkpoint refused, it holds more than plain weights and is not "
+                          f"loaded ({safe_text(detail, limit=120)})") from None
+    except Exception as exc:  # torch raises many kinds for truncated files
+        raise ConfigError(f"run {name}: checkpoint is damaged ({type(exc).__name__})") from None
+    damaged = ConfigError(f"run {name}: checkpoint is damaged (unexpected content)")
+    if not isinstance(state, dict) or not isinstance(state.get("runner"), dict):
+        raise damaged
+    epoch, history = state.get("epoch"), state.get("history")
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or not isinstance(history, list) \
+            or not 1 <= epoch <= len(history):
+        raise damaged
+    rows = []
+    for i, row in enumerate(history[:epoch], 1):
+        if not isinstance(row, dict) or row.get("epoch") != i:
+            raise damaged
+        clean: dict[str, Any] = {"epoch": i}
+        for col in METRIC_COLUMNS[1:]:
+            value = row.get(col)
+            if not (value is None or is_number(value)):
+                raise damaged
+            clean[col] = None if value is None else float(value)
+        rows.append(clean)
+    return {**state, "history": rows}
+
+
+@dataclass(frozen=True)
+class LoadedRun:
+    """One readable run in full: its record, config and metrics history."""
+
+    record: RunRecord
+    config: dict[str, Any]
+    history: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        """The record with `config` and `history`, as `runs show --json` prints it."""
+        return {**self.record.to_json(), "config": self.config, "history": self.history}
+
+
+def load_run(run_dir: Path) -> LoadedRun:
+    """Record + config + history of one run; ConfigError naming the run when it is damaged or its config
+    is unreadable."""
+    run_dir = Path(run_dir)
+    record = read_record(run_dir)
+    if record.is_damaged:
+        raise ConfigError(f"run {run_dir.name} is damaged: {record.reason}")
+    return LoadedRun(record, read_config(run_dir), read_metrics(run_dir))

@@ -1,0 +1,209 @@
+"""The three views of the Compare screen, each a plot over a table: runs side by side, the 2-cd
+ablation (each stage against the one before it) and one `nnlab sweep` (a curve per swept value)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import DataTable
+
+from engine.config import ConfigError
+from engine.stages import STAGES
+from engine.store import LoadedRun, RunRecord, Summary, differing_keys, load_run, table_keys
+from engine.text import fmt_number
+from tui.format import pct, short_name
+from tui.smoothing import ema
+from tui.widgets.curves import CurvePlot, Series, colour, faded, hex_colour
+
+CIFAR_ORDER = [s.id for s in STAGES.values() if s.part == "2-cd"]
+RGB = tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class PlotSettings:
+    """How every view draws its curves (the Compare screen's keys change these)."""
+
+    metric: str = "test_acc"
+    wall: bool = False  # x is wall time, not epochs
+    smoothing: float = 0.6
+    ylog: bool = False
+    all_keys: bool = False  # the runs table shows every config key, not just those that differ
+
+
+def config_value(value: Any) -> str:
+    return fmt_number(value, "g")
+
+
+def loaded(run_dir: Any) -> LoadedRun | None:
+    """A run in full, or None when it is damaged or gone."""
+    try:
+        return load_run(run_dir)
+    except (ConfigError, OSError):
+        return None
+
+
+def pick_ablation(runs: Sequence[RunRecord]) -> dict[str, RunRecord]:
+    """For each 2-cd stage: its newest finished run, else its newest run with epochs done."""
+    out: dict[str, RunRecord] = {}
+    for stage in CIFAR_ORDER:
+        mine = sorted((r for r in runs if r.stage == stage), key=lambda r: r.id, reverse=True)
+        done = [r for r in mine if r.status == "finished"] or [r for r in mine if r.epochs_done]
+        if done:
+            out[stage] = done[0]
+    return out
+
+
+def sweep_tags(runs: Sequence[RunRecord]) -> list[str]:
+    return sorted({t for r in runs for t in r.tags if t.startswith("sweep-")}, reverse=True)
+
+
+def swatch(rgb: RGB) -> Text:
+    return Text("■", style=hex_colour(rgb))
+
+
+class CompareView(Vertical):
+    """A plot over a table; `plot()` draws the runs' curves of the chosen metric."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(id=name)
+        self.plot_id = f"{name}-plot" if name != "runs" else "compare-plot"
+        self.table_id = f"{name}-table" if name != "runs" else "compare-table"
+
+    def compose(self) -> ComposeResult:
+        yield CurvePlot(id=self.plot_id)
+        yield DataTable(id=self.table_id, cursor_type="row", zebra_stripes=True)
+
+    @property
+    def table(self) -> DataTable:
+        return self.query_one(DataTable)
+
+    def plot(self, runs: Sequence[LoadedRun], labels: Sequence[str], colours: Sequence[RGB], title: str,
+             settings: PlotSettings) -> None:
+        series: list[Series] = []
+        for run, label, rgb in zip(runs, labels, colours):
+            xs = [h.get("wall_time") if settings.wall else h["epoch"] for h in run.history]
+            ys = [h.get(settings.metric) for h in run.history]
+            if settings.smoothing > 0:
+                series.append(Series("", xs, ys, faded(rgb)))
+                series.append(Series(label, xs, ema(ys, settings.smoothing), rgb))
+            else:
+                series.append(Series(label, xs, ys, rgb))
+        plot = self.query_one(CurvePlot)
+        plot.empty_text = "nothing to compare yet"
+        plot.set_series(series, title=f"{title}: {settings.metric}",
+                        xlabel="wall time (s)" if settings.wall else "epoch", ylog=settings.ylog)
+
+
+class RunsView(CompareView):
+    """2 to 8 runs overlaid; the table shows the hyperparameters that differ, best, last, epoch of best."""
+
+    def __init__(self) -> None:
+        super().__init__("runs")
+
+    def draw(self, runs: Sequence[LoadedRun], settings: PlotSettings) -> list[str]:
+        """Draws; returns the config keys shown (none: nothing differs)."""
+        colours = [colour(i) for i in range(len(runs))]
+        labels = [f"{i + 1} {short_name(r.record)[:28]}" for i, r in enumerate(runs)]
+        self.plot(runs, labels, colours,
+                  f"{len(runs)} runs" if len(runs) >= 2 else "pick 2-8 runs in History (space, c)", settings)
+        keys = table_keys([r.config for r in runs], all_keys=settings.all_keys)
+        table = self.table
+        table.clear(columns=True)
+        # the keys that differ come right after the run: they are the point of the table (and stay in view at 80)
+        table.add_columns("", "run", *keys, "best", "last", "best@", "done", "status", "stage")
+        for rgb, label, run in zip(colours, labels, runs):
+            summary = Summary.from_history(run.history)
+            best = summary.best_of("test_acc")
+            table.add_row(swatch(rgb), label, *[config_value(run.config.get(k)) for k in keys],
+                          pct(best.value if best else None), pct(summary.last_of("test_acc")),
+                          fmt_number(best.epoch if best else None), str(summary.epochs_done), run.record.status,
+                          run.record.stage or "-")
+        return keys
+
+
+class AblationView(CompareView):
+    """The newest finished run of each 2-cd stage, each against the stage before it."""
+
+    def __init__(self) -> None:
+        super().__init__("ablation")
+
+    def draw(self, records: Sequence[RunRecord], settings: PlotSettings) -> None:
+        chosen = pick_ablation(records)
+        runs, labels, colours = [], [], []
+        table = self.table
+        table.clear(columns=True)
+        table.add_columns("", "stage", "adds", "run", "status", "best", "delta", "last", "epochs")
+        prev_best: float | None = None
+        for i, stage in enumerate(CIFAR_ORDER):
+            rgb = colour(i)
+            adds = STAGES[stage].title[:34]
+            record = chosen.get(stage)
+            run = loaded(record.run_dir) if record else None
+            if run is None:
+                table.add_row(swatch(rgb), stage, adds, Text("no run yet (start it from Lab)", style="dim"),
+                              "-", "-", "-", "-", "-")
+                continue
+            summary = Summary.from_history(run.history)
+            best_of = summary.best_of("test_acc")
+            best = best_of.value if best_of else None
+            delta: str | Text = "-"
+            if prev_best is not None and best is not None:
+                d = 100 * (best - prev_best)
+                delta = Text(f"{d:+.1f} pt", style="green" if d >= 0 else "red")
+            table.add_row(swatch(rgb), stage, adds, short_name(run.record)[:28], run.record.status, pct(best), delta,
+                          pct(summary.last_of("test_acc")), str(summary.epochs_done))
+            if best is not None:
+                prev_best = best
+            runs.append(run)
+            labels.append(stage)
+            colours.append(rgb)
+        self.plot(runs, labels, colours, "2-cd ablation (newest finished run per stage)", settings)
+
+
+def sweep_order(keys: list[str]):
+    """Sort key of a sweep's runs: by the swept values, numbers before anything else."""
+    def key(run: LoadedRun) -> tuple:
+        out = []
+        for k in keys:
+            v = run.config.get(k)
+            number = isinstance(v, (int, float)) and not isinstance(v, bool)
+            out.append((0, float(v), "") if number else (1, 0.0, json.dumps(v, sort_keys=True)))
+        return tuple(out)
+    return key
+
+
+class SweepView(CompareView):
+    """One sweep (runs sharing a sweep-... tag): a curve per swept value and a final/best table."""
+
+    def __init__(self) -> None:
+        super().__init__("sweep")
+
+    def draw(self, records: Sequence[RunRecord], index: int, settings: PlotSettings) -> None:
+        """Draws the sweep at `index` (newest first, modulo their number)."""
+        tags = sweep_tags(records)
+        table = self.table
+        table.clear(columns=True)
+        if not tags:
+            self.plot([], [], [], "no sweep yet (nnlab sweep STAGE lr=0.001,0.1,0.3,0.5)", settings)
+            return
+        tag = tags[index % len(tags)]
+        runs = [run for r in records if tag in r.tags and (run := loaded(r.run_dir)) is not None]
+        keys = differing_keys([r.config for r in runs]) or ["seed"]
+        runs.sort(key=sweep_order(keys))
+        labels = [" ".join(f"{k}={config_value(r.config.get(k))}" for k in keys) for r in runs]
+        colours = [colour(i) for i in range(len(runs))]
+        stage = runs[0].record.stage if runs else "?"
+        self.plot(runs, labels, colours, f"sweep {tag} ({stage}, {len(runs)} runs, [ ] other sweeps: {len(tags)})",
+                  settings)
+        table.add_columns("", *keys, "status", "final test", "best test", "best@", "final train loss", "epochs")
+        for rgb, run in zip(colours, runs):
+            summary = Summary.from_history(run.history)
+            best = summary.best_of("test_acc")
+            table.add_row(swatch(rgb), *[config_value(run.config.get(k)) for k in keys], run.record.status,
+                          pct(summary.last_of("test_acc")), pct(best.value if best else None),
+                          fmt_number(best.epoch if best else None),
+                          config_value(summary.last_of("train_loss")), str(summary.epochs_done))
