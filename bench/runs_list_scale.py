@@ -1,6 +1,8 @@
 """Listing a store of 10,000 runs: engine.store.list_runs cold (no index: every run.json is read and the
 index written) against a process reading the index file, and one that listed before (the TUI, every
-1.5 s); and `nnlab runs list [--json]` as a subprocess (interpreter start and output included).
+1.5 s); list_runs_json (no records built) from the index file; the newest 100 runs (list_runs with a limit,
+the TUI's first screen); and `nnlab runs list [--json]` as a subprocess (interpreter start and output
+included).
 
 The store is built in a temp folder: a few small runs written by RunWriter (metrics, artifacts, a finished
 run.json), copied under fresh run ids. The last line printed is a JSON object with "cold_over_file",
@@ -24,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.stages import resolve_config  # noqa: E402
-from engine.store import INDEX_NAME, RunWriter, Summary, list_runs, utc_now  # noqa: E402
+from engine.store import INDEX_NAME, RunWriter, Summary, list_runs, list_runs_json, utc_now  # noqa: E402
 from engine.store import index as index_module  # noqa: E402
 from engine.store.index import SETTLE_NS  # noqa: E402
 
@@ -105,8 +107,14 @@ def main() -> None:
             index_module.forget_indexes()
             list_runs(root)
 
+        def json_from_file() -> None:
+            index_module.forget_indexes()
+            list_runs_json(root)
+
         cold_s = best_of(args.repeats, cold)
         file_s = best_of(args.repeats, from_file)
+        json_file_s = best_of(args.repeats, json_from_file)
+        head_s = best_of(args.repeats, lambda: list_runs(root, limit=100))
         list_runs(root)
         memory_s = best_of(args.repeats, lambda: list_runs(root))  # the TUI, listing again
         assert len(list_runs(root)) == args.runs
@@ -117,13 +125,15 @@ def main() -> None:
             [sys.executable, "-c", "import engine.cli.main"], cwd=ROOT, check=True,
             env=dict(os.environ, PYTHONPATH=str(ROOT))))
     print(f"list_runs, {args.runs} runs: no index {cold_s:.3f} s, index file {file_s:.3f} s, "
-          f"listed before in this process {memory_s:.3f} s")
+          f"listed before in this process {memory_s:.3f} s; newest 100 {head_s:.3f} s; "
+          f"list_runs_json, index file {json_file_s:.3f} s")
     print(f"nnlab runs list --json: no index {cli_cold_s:.3f} s, index file {cli_warm_s:.3f} s "
           f"(of which interpreter and imports {cli_start_s:.3f} s); text table {cli_table_s:.3f} s")
     print(json.dumps({"runs": args.runs, "cold_over_file": round(cold_s / file_s, 2),
                       "cold_over_memory": round(cold_s / memory_s, 2),
                       "list_runs_cold_s": round(cold_s, 4), "list_runs_file_s": round(file_s, 4),
-                      "list_runs_memory_s": round(memory_s, 4), "cli_json_cold_s": round(cli_cold_s, 4),
+                      "list_runs_memory_s": round(memory_s, 4), "list_runs_head_s": round(head_s, 4),
+                      "list_runs_json_file_s": round(json_file_s, 4), "cli_json_cold_s": round(cli_cold_s, 4),
                       "cli_json_warm_s": round(cli_warm_s, 4), "cli_table_warm_s": round(cli_table_s, 4),
                       "cli_start_s": round(cli_start_s, 4)}))
 

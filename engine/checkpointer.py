@@ -41,33 +41,32 @@ def snapshot(state: Any) -> Any:
 
 
 class Checkpointer:
-    """Holds the last good state {"epoch", "runner", "history"} and knows which epoch last.pt holds.
+    """The last good state of a run (the end of its last finished epoch) and which epoch last.pt holds.
 
-    After a failed write it writes no more: last.pt keeps the previous checkpoint, whole."""
+    `rows` is the run's history list, which the epoch loop appends to: the good state's history is its
+    first `epoch` rows, so committing an epoch copies no rows. After a failed write it writes no more:
+    last.pt keeps the previous checkpoint, whole."""
 
-    def __init__(self, writer: RunWriter, runner: StageRunner, history: list[dict[str, Any]]):
+    def __init__(self, writer: RunWriter, runner: StageRunner, rows: list[dict[str, Any]]):
         self.writer = writer
         self.runner = runner
-        self.good: dict[str, Any] = {"epoch": len(history), "runner": snapshot(runner.state_dict()),
-                                     "history": list(history)}
+        self.rows = rows
+        self.epoch = len(rows)  # the last good epoch
+        self.state = snapshot(runner.state_dict())  # the runner at the end of that epoch
         self.saved_epoch = -1  # the epoch checkpoints/last.pt holds (-1: none written by this run)
         self.every = checkpoint_every()
         self.last_save = time.perf_counter()
         self.broken = False
 
     @property
-    def epoch(self) -> int:
-        """The last good epoch."""
-        return int(self.good["epoch"])
-
-    @property
     def history(self) -> list[dict[str, Any]]:
         """The metrics rows of the last good state (one per epoch up to self.epoch)."""
-        return list(self.good["history"])
+        return self.rows[: self.epoch]
 
-    def commit(self, epoch: int, history: list[dict[str, Any]]) -> None:
-        """Epoch `epoch` ended well: its runner state and history become the last good state."""
-        self.good = {"epoch": epoch, "runner": snapshot(self.runner.state_dict()), "history": list(history)}
+    def commit(self, epoch: int) -> None:
+        """Epoch `epoch` ended well (its row is in `rows`): its runner state becomes the last good state."""
+        self.state = snapshot(self.runner.state_dict())
+        self.epoch = epoch
 
     def due(self, final: bool) -> bool:
         """Time to write: on the final epoch, or `every` seconds after the last write."""
@@ -79,7 +78,7 @@ class Checkpointer:
         if self.broken or self.saved_epoch == self.epoch or self.epoch <= 0:
             return ""
         try:
-            self.writer.save_checkpoint(self.good)
+            self.writer.save_checkpoint({"epoch": self.epoch, "runner": self.state, "history": self.history})
         except OSError as exc:
             self.broken = True
             kept = (f"the checkpoint of epoch {self.saved_epoch} is kept" if self.saved_epoch > 0

@@ -73,7 +73,7 @@ def summary_rows(summary: dict[str, Any], compact: bool = False) -> tuple[list[s
             continue
         rf = r32["receptive_field"]
         rows.append([r32["name"], r32["output"], r28["output"], f"{r32['params']:,}",
-                     "all" if rf is None else f"{rf}x{rf}", human(r32["flops"]), human(r28["flops"])])
+                     "all" if rf is None else str(rf), human(r32["flops"]), human(r28["flops"])])
     totals = summary["total_flops"]
     rows.append(["total", "", "", f"{summary['total_params']:,}", "", human(totals["32"]), human(totals["28"])])
     return CNN_HEADERS, rows
@@ -89,4 +89,4 @@ def summary_note(summary: dict[str, Any]) -> str:
 
 def render_summary(summary: dict[str, Any]) -> str:
     """What `nnlab summary STAGE` prints."""
-    return render_table(*summary_rows(summary)) + "\n" + summary_note(summary)
+    return render_table(*summary_rows(summary), total=True) + "\n" + summary_note(summary)

@@ -92,7 +92,7 @@ def cnn_table(config: dict[str, Any]) -> str:
     """The lab's sizes table of the CNN a config builds: layer, output for 32x32 and for 28x28
     inputs, parameters (the first four columns of the model summary's table)."""
     headers, rows = summary_rows(summarize_cnn(config), compact=True)
-    return render_table(headers[:4], [row[:4] for row in rows])
+    return render_table(headers[:4], [row[:4] for row in rows], total=True)
 
 
 def _cnn_stage(sid: str, title: str, adds: str, **overrides: Any) -> Stage:

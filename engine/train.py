@@ -65,6 +65,7 @@ def train(config: dict[str, Any], *, runs_dir: str, data_dir: str, emit: Emit | 
     checkpointer = Checkpointer(writer, runner, history)
     batches = runner.batches_per_epoch
     epoch = start_epoch
+    summary = Summary.from_history(history)  # then one row at a time (Summary.add)
 
     def on_batch(batch: int) -> bool:
         emit(BatchEnd(epoch, batch, batches))
@@ -82,7 +83,7 @@ def train(config: dict[str, Any], *, runs_dir: str, data_dir: str, emit: Emit | 
                    **{k: float(v) for k, v in test_metrics.items()}, "lr": float(runner.current_lr()),
                    "wall_time": round(time_offset + time.perf_counter() - started, 4)}
             if not all(math.isfinite(row[k]) for k in ("train_loss", "test_loss")):
-                history = history + [row]  # kept in metrics.csv; the checkpoint stays at the last good epoch
+                history.append(row)  # kept in metrics.csv; the checkpointer's good state stays at the last good epoch
                 writer.append_metrics(row)
                 status, message = "diverged", f"non-finite loss at epoch {epoch} (try a smaller lr)"
                 break
@@ -91,15 +92,15 @@ def train(config: dict[str, Any], *, runs_dir: str, data_dir: str, emit: Emit | 
             for stem, payload in artifacts.items():
                 writer.save_artifact(stem, payload)
             # commit the epoch: state first, then the row (a stop between the two loses nothing)
-            history = history + [row]
-            checkpointer.commit(epoch, history)
+            history.append(row)
+            summary = summary.add(row)
+            checkpointer.commit(epoch)
             writer.append_metrics(row)
             if checkpointer.due(final=epoch == total):
                 failure = checkpointer.save()
                 if failure:  # last.pt is still the previous one
                     status, message = "failed", failure
                     break
-            summary = Summary.from_history(history)
             now = time.perf_counter()
             if now - last_record >= RECORD_EVERY_S:
                 writer.update(summary=summary.to_json(), duration_s=round(now - started, 3))

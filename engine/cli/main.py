@@ -1,4 +1,5 @@
-"""The headless command line (`nnlab ...`), contract in DESIGN.md.
+"""The headless command line (`nnlab ...`): parsing, `nnlab run|resume|stages|summary`, and dispatch to
+the `runs` and `sweep` commands.
 
 Exit codes: 0 finished; 2 bad input (one line on stderr); 3 diverged;
 130 interrupted; 1 anything else.
@@ -12,9 +13,14 @@ import signal
 import sys
 from typing import Any, NoReturn, Sequence
 
+from engine import train as engine_train
+from engine.cli import runs as runs_commands
+from engine.cli.printer import make_printer
+from engine.cli.sweep import cmd_sweep
 from engine.config import ConfigError, load_toml, parse_assignments
-from engine.stages import resolve_config
-from engine.store import json_line
+from engine.model_summary import render_summary, summarize_stage
+from engine.stages import resolve_config, stage_listing
+from engine.store import check_runs_dir, json_line, resolve_run
 from engine.text import one_line
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -143,10 +149,6 @@ def _run_summary(event) -> dict[str, Any]:
 
 
 def cmd_run(args: argparse.Namespace, resume: bool = False) -> int:
-    from engine import train as engine_train
-    from engine.cli.printer import make_printer
-    from engine.store import check_runs_dir, resolve_run
-
     runs_dir, data_dir = args.runs_dir, args.data_dir
     if resume:
         source = resolve_run(runs_dir, args.run)
@@ -175,8 +177,6 @@ def cmd_run(args: argparse.Namespace, resume: bool = False) -> int:
 
 
 def cmd_stages(args: argparse.Namespace) -> int:
-    from engine.stages import stage_listing
-
     listing = stage_listing()
     if args.json:
         print(json.dumps(listing, indent=1))
@@ -193,8 +193,6 @@ def cmd_stages(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from engine.model_summary import render_summary, summarize_stage
-
     config = resolve_config(args.stage, parse_assignments(args.assignments))
     summary = summarize_stage(config)
     if args.json:
@@ -215,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.data_dir = args.data_dir or default_data_dir()
     try:
         if args.command is None:
-            from tui.launch import launch
+            from tui.launch import launch  # the TUI (textual) loads only when it is asked for
 
             return launch(runs_dir=args.runs_dir, data_dir=args.data_dir, mouse=not args.no_mouse)
         if args.command == "stages":
@@ -227,12 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "summary":
             return cmd_summary(args)
         if args.command == "sweep":
-            from engine.cli.sweep import cmd_sweep
-
             return cmd_sweep(args)
         if args.command == "runs":
-            from engine.cli import runs as runs_commands
-
             return runs_commands.dispatch(args)
     except ConfigError as exc:
         print(f"nnlab: error: {one_line(exc)}", file=sys.stderr)

@@ -3,12 +3,20 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from engine.events import BatchEnd, EpochEnd, Event, RunFinished, RunStarted
-
-if TYPE_CHECKING:
-    from rich.progress import TaskID
 
 
 def format_epoch(epoch: int, total: int, metrics: dict[str, Any]) -> str:
@@ -63,16 +71,6 @@ class ProgressPrinter:
     """A rich progress bar over all the run's batches, with the last epoch's metrics."""
 
     def __init__(self, stream: IO[str]):
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
         self.console = Console(file=stream)
         self.progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),

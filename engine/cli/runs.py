@@ -13,6 +13,7 @@ from engine.store import (
     compare,
     json_line,
     list_runs,
+    list_runs_json,
     load_run,
     move_to_trash,
     read_artifacts,
@@ -41,9 +42,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def _listing(runs_dir: str, as_json: bool) -> str:
-    runs = list_runs(runs_dir)
     if as_json:
-        return json_line([r.to_json() for r in runs])
+        return json_line(list_runs_json(runs_dir))
+    runs = list_runs(runs_dir)
     if not runs:
         return f"no runs in {runs_dir}"
     rows: list[list[Any]] = []

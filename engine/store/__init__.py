@@ -19,6 +19,7 @@ from engine.store.liveness import effective_status, pid_alive, process_age_s
 from engine.store.reader import (
     LoadedRun,
     list_runs,
+    list_runs_json,
     load_checkpoint,
     load_run,
     read_artifacts,
@@ -45,8 +46,8 @@ __all__ = [
     "SUMMARY_METRICS", "TEXT_FIELDS", "TRASH", "USER_FIELDS",
     "Best", "LoadedRun", "RunRecord", "RunWriter", "Summary",
     "atomic_write_bytes", "atomic_write_json", "check_runs_dir", "clean_json", "compare", "curves_agree",
-    "differing_keys", "effective_status", "json_line", "list_runs", "load_checkpoint", "load_run", "move_to_trash",
-    "new_run_id", "pid_alive", "process_age_s", "read_artifacts", "read_config", "read_json", "read_metrics",
+    "differing_keys", "effective_status", "json_line", "list_runs", "list_runs_json", "load_checkpoint", "load_run",
+    "move_to_trash", "new_run_id", "pid_alive", "process_age_s", "read_artifacts", "read_config", "read_json", "read_metrics",
     "read_record", "resolve_run", "restore_from_trash", "table_keys", "update_record", "utc_now",
     "versions",
 ]

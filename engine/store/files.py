@@ -66,7 +66,8 @@ def clean_json(value: Any) -> Any:
 def json_line(obj: Any) -> str:
     """obj as one line of JSON with NaN and infinities as null (clean_json), as the CLI prints it."""
     try:
-        return json.dumps(obj, allow_nan=False)  # the common case: nothing to clean, no copy made
+        # the common case: nothing to clean, no copy made (and no check for cycles: what the CLI prints is a tree)
+        return json.dumps(obj, allow_nan=False, check_circular=False)
     except ValueError:
         return json.dumps(clean_json(obj))
 

@@ -1,12 +1,14 @@
-"""A cache of validated run.json objects kept beside the runs (<runs_dir>/.index.json) and in memory, so
+"""A cache of cleaned run.json objects kept beside the runs (<runs_dir>/.index.json) and in memory, so
 that listing thousands of runs reads one file (or, in a process that listed before, none) instead of
 thousands.
 
 The run folders stay the truth: an entry is used only while the stat of its run.json (mtime, ctime, size,
 inode) is unchanged, and a run.json changed within the last seconds is never cached (a same-size rewrite
-inside one timestamp tick would look unchanged). Only what the file says is kept; whether a running run
-has crashed is decided each time it is listed. An index file that is damaged, of another format, or copied
-from another folder is ignored and rebuilt; one that cannot be written is simply not saved.
+inside one timestamp tick would look unchanged). An entry holds the object as clean_run_json made it, and
+is used only if is_clean accepts it (the file is as untrusted as the runs); whether a running run has
+crashed is decided each time it is listed, from what effective_status reads of its run.json. An index file
+that is damaged, of another format, or copied from another folder is ignored and rebuilt; one that cannot
+be written is simply not saved.
 """
 from __future__ import annotations
 
@@ -18,10 +20,11 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from engine.store.files import atomic_write_bytes, read_regular
-from engine.store.records import STATUSES, RunRecord
+from engine.store.liveness import effective_status
+from engine.store.records import RunRecord, is_clean
 
 INDEX_NAME = ".index.json"
-FORMAT = "nnlab-run-index/1"
+FORMAT = "nnlab-run-index/2"
 MAX_INDEX_BYTES = 512 * 1024 * 1024
 SETTLE_NS = 3 * 10**9  # a run.json changed more recently than this is read from disk, not cached
 
@@ -41,9 +44,30 @@ def _folder_id(root: Path) -> list[int] | None:
 
 
 class Entry(NamedTuple):
-    key: StatKey  # stat of run.json, taken before it was read
-    raw: dict[str, Any]  # the validated run.json object
+    key: StatKey | None  # stat of run.json, taken before it was read (None: unknown, never cached)
+    clean: dict[str, Any]  # the run.json object as clean_run_json made it (with the status the file says)
+    live: dict[str, Any] | None  # for a running run, what effective_status reads of its run.json (liveness)
     record: RunRecord | None = None  # the last record built from it (reused while its status holds)
+
+    def status(self) -> str:
+        """The run's effective status now."""
+        return effective_status(self.live) if self.live is not None else self.clean["status"]
+
+
+def _entry(name: str, item: Any) -> Entry | None:
+    """An entry of the index file, or None where it is not one clean_run_json and liveness could have made."""
+    if type(item) is not list or not 2 <= len(item) <= 3:
+        return None
+    key, clean, live = item[0], item[1], item[2] if len(item) == 3 else None
+    if type(key) is not list or len(key) != 4 or not all(type(k) is int for k in key) \
+            or type(clean) is not dict or not is_clean(clean, name):
+        return None
+    if clean["status"] == "running":
+        if type(live) is not dict or live.get("status") != "running":
+            return None
+    elif live is not None:
+        return None
+    return Entry((key[0], key[1], key[2], key[3]), clean, live)
 
 
 class RunIndex:
@@ -69,10 +93,9 @@ class RunIndex:
         if isinstance(raw, dict) and raw.get("format") == FORMAT and folder is not None \
                 and raw.get("folder") == folder and isinstance(raw.get("runs"), dict):
             for name, item in raw["runs"].items():
-                key, record = (item[0], item[1]) if isinstance(item, list) and len(item) == 2 else (None, None)
-                if isinstance(key, list) and len(key) == 4 and all(type(k) is int for k in key) \
-                        and isinstance(record, dict) and record.get("status") in STATUSES:
-                    entries[name] = Entry((key[0], key[1], key[2], key[3]), record)
+                entry = _entry(name, item)
+                if entry is not None:
+                    entries[name] = entry
         return cls(root, entries, folder)
 
     def begin(self) -> None:
@@ -87,21 +110,22 @@ class RunIndex:
         self._seen[name] = entry
         return entry
 
-    def put(self, name: str, key: StatKey, raw: dict[str, Any], record: RunRecord | None = None) -> None:
+    def put(self, name: str, entry: Entry) -> None:
         """Remember a run.json read under the stat key taken before reading it (unless it changed too
         recently to be told apart from its next version), or the record last built from an entry."""
-        if time.time_ns() - max(key[0], key[1]) > SETTLE_NS:
-            self._seen[name] = Entry(key, raw, record)
+        if entry.key is not None and time.time_ns() - max(entry.key[0], entry.key[1]) > SETTLE_NS:
+            self._seen[name] = entry
 
     def end(self) -> None:
         """End a listing: write the index file if its entries changed (not where the runs dir is
         read-only or full), and keep the entries for the next listing in this process."""
         old, self._saved = self._saved, self._seen
         if self.folder is None or (len(old) == len(self._seen) and all(
-                name in old and old[name].raw is entry.raw for name, entry in self._seen.items())):
+                name in old and old[name].clean is entry.clean for name, entry in self._seen.items())):
             return  # the same run.json objects: the file (if any) holds them already
-        body = {"format": FORMAT, "folder": self.folder,
-                "runs": {name: [list(entry.key), entry.raw] for name, entry in self._seen.items()}}
+        runs = {name: [list(entry.key or ()), entry.clean] + ([entry.live] if entry.live is not None else [])
+                for name, entry in self._seen.items()}
+        body = {"format": FORMAT, "folder": self.folder, "runs": runs}
         try:
             atomic_write_bytes(self.root / INDEX_NAME, json.dumps(body, separators=(",", ":")).encode())
         except (OSError, ValueError, TypeError):

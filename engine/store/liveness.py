@@ -59,6 +59,16 @@ def pid_alive(pid: Any, start: Any = None) -> bool:
     return True
 
 
+LIVENESS_FIELDS = ("status", "host", "pid", "pid_start")  # all that effective_status reads of a run.json
+
+
+def liveness(record: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What effective_status needs of a run.json, for a running run: None where its status says it all."""
+    if record.get("status") != "running":
+        return None
+    return {key: record.get(key) for key in LIVENESS_FIELDS}
+
+
 def effective_status(record: Mapping[str, Any]) -> str:
     """A run.json's status, except that running with its process gone (on this host) reads as crashed."""
     status = record.get("status")

@@ -2,7 +2,8 @@
 
 Nothing here raises for what is inside a run folder (a damaged run reads as a record with status
 `damaged` and a reason), follows a symlink out of the store, or blocks on a FIFO. Listing reads run.json
-files only, through the index of records (engine.store.index). torch is imported only to load a checkpoint.
+files only, through the index of cleaned run.json objects (engine.store.index). torch is imported only to
+load a checkpoint.
 """
 from __future__ import annotations
 
@@ -12,14 +13,14 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from engine.config import ConfigError
 from engine.events import METRIC_COLUMNS
 from engine.store.files import read_json, read_regular
-from engine.store.index import RunIndex, index_of, stat_key
-from engine.store.liveness import effective_status
-from engine.store.records import RUN_ID_RE, STATUSES, RunRecord, is_number, safe_text
+from engine.store.index import Entry, RunIndex, index_of, stat_key
+from engine.store.liveness import effective_status, liveness
+from engine.store.records import RUN_ID_RE, STATUSES, RunRecord, as_listed, clean_run_json, is_number, safe_text
 
 MAX_METRICS_BYTES = 64 * 1024 * 1024
 
@@ -66,63 +67,104 @@ def read_record(run_dir: Path) -> RunRecord:
     return _record(run_dir, _run_json(run_dir))
 
 
-def list_runs(runs_dir: str | os.PathLike) -> list[RunRecord]:
-    """Every run (newest first); damaged ones carry a reason. Hidden entries (.trash, .index.json, .tmp-*
-    folders being created) are not runs; plain files are skipped. An unchanged run.json is taken from the
-    index (engine.store.index), which is then saved if it changed."""
-    root = Path(runs_dir)
+def list_runs(runs_dir: str | os.PathLike, limit: int | None = None) -> list[RunRecord]:
+    """Every run, newest first (by folder name); damaged ones carry a reason. Hidden entries (.trash,
+    .index.json, .tmp-* folders being created) are not runs; plain files are skipped. An unchanged run.json
+    is taken from the index (engine.store.index), which is then saved if it changed. With a `limit`, the
+    newest `limit` runs only, read from their folders (the index is neither loaded nor saved)."""
+    return _list(Path(runs_dir), limit, _record_of)
+
+
+def list_runs_json(runs_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    """What `[r.to_json() for r in list_runs(runs_dir)]` gives, without building the records (`nnlab runs
+    list --json`). The objects may be those the index keeps in memory: read them, do not change them."""
+    return _list(Path(runs_dir), None, _json_of)
+
+
+Found = Entry | RunRecord  # a run folder's index entry (clean run.json), or a damaged run's record
+T = TypeVar("T")
+
+
+def _list(root: Path, limit: int | None, build: Callable[[RunIndex | None, str, Found], T]) -> list[T]:
+    """build(index, run_dir, found) for the runs of `root`, newest first (see list_runs)."""
     try:
         with os.scandir(root) as it:
             entries = sorted((e for e in it if e.name and not e.name.startswith(".")), key=lambda e: e.name,
                              reverse=True)
     except OSError:
         return []
-    index = index_of(root)
+    base = str(root / "-")[:-1]  # base + name == str(root / name), without a Path per run
     collecting = gc.isenabled()
     gc.disable()  # thousands of small objects without cycles: the collector would only rescan them
     try:
+        if limit is not None:
+            out: list[T] = []
+            for entry in entries:
+                if len(out) >= limit:
+                    break
+                if (found := _listed(None, base, entry)) is not None:
+                    out.append(build(None, base + entry.name, found))
+            return out
+        index = index_of(root)
         with index.lock:
             index.begin()
-            out = [record for entry in entries if (record := _listed(index, entry)) is not None]
+            out = [build(index, base + entry.name, found) for entry in entries
+                   if (found := _listed(index, base, entry)) is not None]
             index.end()
+        return out
     finally:
         if collecting:
             gc.enable()
-    return out
 
 
-def _listed(index: RunIndex, entry: os.DirEntry[str]) -> RunRecord | None:
-    """The record of one entry of the runs dir; None for what is not a run folder (or is gone)."""
+def _listed(index: RunIndex | None, base: str, entry: os.DirEntry[str]) -> Found | None:
+    """One entry of the runs dir: the index entry of a run (kept by the index, if one is given, while its
+    run.json is unchanged; else read now), a damaged run's record, or None for what is not a run folder
+    (or is gone)."""
     try:
         if entry.is_symlink():
-            return read_record(Path(entry.path))  # damaged: never followed
+            return read_record(Path(base + entry.name))  # damaged: never followed
         if not entry.is_dir():
             return None
     except (OSError, ValueError):
         return None
     key = None
-    if RUN_ID_RE.match(entry.name):
+    if index is not None and RUN_ID_RE.match(entry.name):
         try:
             st = os.stat(entry.path + os.sep + "run.json", follow_symlinks=False)
             key = stat_key(st) if stat.S_ISREG(st.st_mode) else None
         except OSError:
             pass
-    cached = index.get(entry.name, key) if key is not None else None
-    if cached is not None:
-        status = effective_status(cached.raw)
-        if cached.record is not None and cached.record.status == status:
-            return cached.record
-        record = RunRecord.from_json(Path(entry.path), cached.raw, status)
-        index.put(entry.name, cached.key, cached.raw, record)
-        return record
-    run_dir = Path(entry.path)
+    if index is not None and key is not None and (cached := index.get(entry.name, key)) is not None:
+        return cached
+    run_dir = Path(base + entry.name)
     raw = _run_json(run_dir)
     if isinstance(raw, str):
         return None if not os.path.lexists(run_dir) else RunRecord.damaged(run_dir, raw)  # gone: removed meanwhile
-    record = RunRecord.from_json(run_dir, raw, effective_status(raw))
-    if key is not None:
-        index.put(entry.name, key, raw, record)
+    found = Entry(key, clean_run_json(run_dir, raw), liveness(raw))
+    if index is not None:
+        index.put(entry.name, found)
+    return found
+
+
+def _record_of(index: RunIndex | None, run_dir: str, found: Found) -> RunRecord:
+    """The record of a run found by _listed: the one built at an earlier listing while its status holds."""
+    if isinstance(found, RunRecord):
+        return found
+    status = found.status()
+    if found.record is not None and found.record.status == status:
+        return found.record
+    record = RunRecord.from_clean(Path(run_dir), found.clean, status)
+    if index is not None:
+        index.put(found.clean["id"], found._replace(record=record))
     return record
+
+
+def _json_of(index: RunIndex | None, run_dir: str, found: Found) -> dict[str, Any]:
+    """The cleaned run.json object of a run found by _listed, as RunRecord.to_json gives it."""
+    if isinstance(found, RunRecord):
+        return found.to_json()
+    return as_listed(found.clean, run_dir, found.status())
 
 
 def resolve_run(runs_dir: str | os.PathLike, ref: str) -> Path:

@@ -10,7 +10,6 @@ holds the list, its order and filters, and the actions.
 from __future__ import annotations
 
 import gc
-import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,7 +25,6 @@ from engine.store import (
     list_runs,
     move_to_trash,
     read_config,
-    read_record,
     restore_from_trash,
     update_record,
 )
@@ -71,17 +69,6 @@ def reuse_unchanged(runs: list[RunRecord], before: list[RunRecord]) -> list[RunR
     their objects (so a new listing is told from the last one by identity, and allocates little that lives)."""
     old = {r.id: r for r in before}
     return [prev if (prev := old.get(r.id)) is not None and prev == r else r for r in runs]
-
-
-def newest_runs(runs_dir: str, n: int) -> list[RunRecord]:
-    """The records of the n newest run folders (by id): shown while the whole store is being listed."""
-    try:
-        with os.scandir(runs_dir) as entries:
-            names = sorted((e.name for e in entries if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)),
-                           reverse=True)[:n]
-    except OSError:
-        return []
-    return [read_record(Path(runs_dir) / name) for name in names]
 
 
 class RunsListed(Message):
@@ -143,7 +130,7 @@ class HistoryScreen(Screen):
         try:
             runs_dir = self.app.runs_dir  # type: ignore[attr-defined]
             if head:
-                newest = newest_runs(runs_dir, HEAD)
+                newest = list_runs(runs_dir, limit=HEAD)
                 message = RunsListed(newest, complete=len(newest) < HEAD)
             else:
                 runs = reuse_unchanged(list_runs(runs_dir), before)
