@@ -119,7 +119,6 @@ class StopFlag:
 
     def __init__(self) -> None:
         self.stopped = False
-        self.signum = 0
 
     def __call__(self) -> bool:
         return self.stopped
@@ -128,7 +127,7 @@ class StopFlag:
         def handler(signum: int, frame: Any) -> None:
             if self.stopped and signum == signal.SIGINT:
                 raise KeyboardInterrupt  # a second Ctrl-C: stop now
-            self.stopped, self.signum = True, signum
+            self.stopped = True
 
         signal.signal(signal.SIGINT, handler)
         signal.signal(signal.SIGTERM, handler)

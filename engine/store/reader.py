@@ -10,7 +10,9 @@ from __future__ import annotations
 import errno
 import gc
 import os
+import pickle
 import stat
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -265,9 +267,6 @@ def read_artifacts(run_dir: Path) -> dict[str, dict[str, Any]]:
 
 def load_checkpoint(run_dir: Path) -> dict[str, Any]:
     """checkpoints/last.pt with weights_only=True; ConfigError when absent, hostile or damaged."""
-    import pickle
-    import warnings
-
     path = Path(run_dir) / "checkpoints" / "last.pt"
     name = _check_run_dir(run_dir)
     if path.is_symlink() or (Path(run_dir) / "checkpoints").is_symlink():

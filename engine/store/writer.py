@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from engine import __version__
 from engine.config import ConfigError
 from engine.events import METRIC_COLUMNS
 from engine.store.files import atomic_write_bytes, atomic_write_json, fsync_dir, locked, read_json
@@ -41,8 +42,6 @@ def new_run_id(stage: str, now: float | None = None) -> str:
 
 def versions() -> dict[str, str]:
     """Versions recorded in run.json (torch only when this process has loaded it)."""
-    from engine import __version__
-
     out = {"python": sys.version.split()[0], "nnlab": __version__}
     torch = sys.modules.get("torch")
     if torch is not None:
