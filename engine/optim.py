@@ -14,16 +14,14 @@ from engine.config import OPTIMIZERS, SCHEDULERS, ConfigError
 
 
 def make_optimizer(params: Iterable[torch.nn.Parameter], config: dict[str, Any]) -> torch.optim.Optimizer:
-    """config's optimizer, lr, momentum and weight_decay (the last two default to 0)."""
+    """config's optimizer, lr, momentum and weight_decay (the last two default to 0); a validated config
+    (engine.stages) never asks for nesterov without momentum."""
     name = config.get("optimizer", "sgd")
     lr, momentum = float(config["lr"]), float(config.get("momentum", 0.0))
     weight_decay = float(config.get("weight_decay", 0.0))
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
     if name in ("momentum", "nesterov"):
-        if name == "nesterov" and momentum <= 0:
-            raise ConfigError(f"invalid value for momentum: {str(momentum)!r} "
-                              "(allowed: a number > 0 and < 1 with optimizer=nesterov)")
         return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=name == "nesterov",
                                weight_decay=weight_decay)
     if name == "rmsprop":

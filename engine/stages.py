@@ -7,8 +7,8 @@ its runner lives (imported lazily, so listing stages never imports torch).
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any
 
 from engine.cnn.summary import summarize as summarize_cnn
 from engine.config import KEYS, SVM_GAMMA, ConfigError, Key
@@ -41,7 +41,6 @@ class Stage:
     runner: str  # "module:function" building the stage runner (engine.runner)
     datasets: tuple[str, ...]  # named datasets accepted (plus .mat paths when mat_ok)
     mat_ok: bool = False
-    extra_checks: tuple[Callable[[dict[str, Any]], None], ...] = field(default=())
 
     def check(self, config: dict[str, Any]) -> None:
         ds = config.get("dataset")
@@ -50,8 +49,9 @@ class Stage:
             if (is_mat and not self.mat_ok) or (not is_mat and ds not in self.datasets):
                 allowed = ", ".join(self.datasets) + (", or a path to a .mat file" if self.mat_ok else "")
                 raise ConfigError(f"invalid value for dataset: {ds!r} on stage {self.id} (allowed: {allowed})")
-        for check in self.extra_checks:
-            check(config)
+        if config.get("optimizer") == "nesterov" and config.get("momentum", 0) <= 0:
+            raise ConfigError(f"invalid value for momentum: {str(float(config.get('momentum', 0)))!r} "
+                              "(allowed: a number > 0 and < 1 with optimizer=nesterov)")
 
     def build_runner(self, config: dict[str, Any], data_dir: str) -> StageRunner:
         module, func = self.runner.split(":")

@@ -1,11 +1,11 @@
 """No import cycles between the modules of engine/ and tui/.
 
 Every module is parsed with ast; every import statement counts, wherever it is (module level,
-inside a function, under TYPE_CHECKING). An import names the most specific module of ours it
-reaches: `from engine.store import list_runs` is an edge to engine/store/__init__.py,
-`from engine.store import runstore` one to engine/store/runstore.py. The parent packages Python
-runs first when importing a submodule are not counted as edges (a package __init__ that re-exports
-its submodules would otherwise be in a cycle with each of them).
+inside a function, under TYPE_CHECKING). `from engine.store import list_runs` is an edge to
+engine/store/__init__.py; `from engine.cli import runs` one to engine/cli/__init__.py and one to
+engine/cli/runs.py. `import engine.store.reader` names only the module itself: the parent packages
+Python runs first when importing a submodule are not counted as edges (a package __init__ that
+re-exports its submodules would otherwise be in a cycle with each of them).
 """
 from __future__ import annotations
 
@@ -43,7 +43,9 @@ def imported(node: ast.AST, module: str, is_package: bool, known: set[str]) -> l
             anchor = module.split(".")
             anchor = anchor[:len(anchor) - node.level + (1 if is_package else 0)]
             base = ".".join([*anchor, base] if base else anchor)
-        targets = [ours(f"{base}.{alias.name}") for alias in node.names]
+        # `from pkg import name` runs pkg/__init__ and reads the name from it, whether or not the name is
+        # also a submodule: an edge to pkg, and to pkg.name where that is a module of ours
+        targets = [ours(base)] + [ours(f"{base}.{alias.name}") for alias in node.names]
     return [t for t in targets if t is not None and t != module]
 
 

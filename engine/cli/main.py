@@ -1,30 +1,21 @@
-"""The headless command line (`nnlab ...`): parsing, `nnlab run|resume|stages|summary`, and dispatch to
-the `runs` and `sweep` commands.
-
-Exit codes: 0 finished; 2 bad input (one line on stderr); 3 diverged;
-130 interrupted; 1 anything else.
+"""The headless command line (`nnlab ...`): parsing, `nnlab stages|summary`, and dispatch to the
+commands that live in their own modules (run and resume: engine.cli.run; runs: engine.cli.runs;
+sweep: engine.cli.sweep), each loaded only when it is asked for so that every command starts fast.
+Exit codes: engine.cli.exits.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import signal
 import sys
-from typing import Any, NoReturn, Sequence
+from typing import NoReturn, Sequence
 
-from engine import train as engine_train
-from engine.cli import runs as runs_commands
-from engine.cli.printer import make_printer
-from engine.cli.sweep import cmd_sweep
-from engine.config import ConfigError, load_toml, parse_assignments
+from engine.cli.exits import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
+from engine.config import ConfigError, parse_assignments
 from engine.model_summary import render_summary, summarize_stage
 from engine.stages import resolve_config, stage_listing
-from engine.store import check_runs_dir, json_line, resolve_run
 from engine.text import one_line
-
-EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-STATUS_EXIT = {"finished": EXIT_OK, "diverged": EXIT_DIVERGED, "interrupted": EXIT_INTERRUPTED, "failed": EXIT_ERROR}
 
 
 class BadUsage(Exception):
@@ -114,67 +105,6 @@ def build_parser() -> Parser:
     return p
 
 
-class StopFlag:
-    """SIGINT/SIGTERM set a flag that the loop polls between batches."""
-
-    def __init__(self) -> None:
-        self.stopped = False
-
-    def __call__(self) -> bool:
-        return self.stopped
-
-    def install(self) -> None:
-        def handler(signum: int, frame: Any) -> None:
-            if self.stopped and signum == signal.SIGINT:
-                raise KeyboardInterrupt  # a second Ctrl-C: stop now
-            self.stopped = True
-
-        signal.signal(signal.SIGINT, handler)
-        signal.signal(signal.SIGTERM, handler)
-
-
-def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    if getattr(args, "config_file", None):
-        values.update(load_toml(args.config_file))
-    values.update(parse_assignments(args.assignments))
-    return values
-
-
-def _run_summary(event) -> dict[str, Any]:
-    return {"run_id": event.run_id, "stage": event.stage,
-            "status": event.status, "run_dir": event.run_dir, "epochs_done": event.epochs_done,
-            "final": event.final, "best": event.best}
-
-
-def cmd_run(args: argparse.Namespace, resume: bool = False) -> int:
-    runs_dir, data_dir = args.runs_dir, args.data_dir
-    if resume:
-        source = resolve_run(runs_dir, args.run)
-        overrides = parse_assignments(args.assignments)
-    else:
-        config = resolve_config(args.stage, _overrides(args))
-    check_runs_dir(runs_dir)
-    printer = make_printer(sys.stderr if args.json else sys.stdout)
-    stop = StopFlag()
-    stop.install()
-    try:
-        if resume:
-            result = engine_train.resume(source, overrides, runs_dir=runs_dir, data_dir=data_dir,
-                                         emit=printer, should_stop=stop)
-        else:
-            result = engine_train.train(config, runs_dir=runs_dir, data_dir=data_dir, emit=printer,
-                                        should_stop=stop, name=args.name, tags=args.tag)
-    finally:
-        printer.close()
-    if args.json:
-        out = _run_summary(result)
-        print(json_line(out))
-    if result.status == "failed" and result.message:
-        print(f"nnlab: run failed: {one_line(result.message)}", file=sys.stderr)
-    return STATUS_EXIT.get(result.status, EXIT_ERROR)
-
-
 def cmd_stages(args: argparse.Namespace) -> int:
     listing = stage_listing()
     if args.json:
@@ -217,16 +147,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             return launch(runs_dir=args.runs_dir, data_dir=args.data_dir, mouse=not args.no_mouse)
         if args.command == "stages":
             return cmd_stages(args)
-        if args.command == "run":
-            return cmd_run(args)
-        if args.command == "resume":
-            return cmd_run(args, resume=True)
         if args.command == "summary":
             return cmd_summary(args)
+        # the other commands load their modules when asked for: `runs list` needs no trainer nor progress bar
+        if args.command in ("run", "resume"):
+            from engine.cli.run import cmd_run
+
+            return cmd_run(args, resume=args.command == "resume")
         if args.command == "sweep":
+            from engine.cli.sweep import cmd_sweep
+
             return cmd_sweep(args)
         if args.command == "runs":
-            return runs_commands.dispatch(args)
+            from engine.cli.runs import dispatch
+
+            return dispatch(args)
     except ConfigError as exc:
         print(f"nnlab: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT

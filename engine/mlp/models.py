@@ -17,7 +17,7 @@ caller reads them once per epoch), logits(x), lr, state_dict() and load_state_di
 """
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Iterable, Protocol
 
 import torch
 from torch import nn
@@ -123,14 +123,19 @@ class AutogradMLP(_HandUpdated):
         losses = -log_y_hat.gather(1, y[:, None])
         loss = losses.sum() if self.reduction == "sum" else losses.mean()
         loss.backward()
-        with torch.no_grad():
-            for v in self.p.values():
-                grad = v.grad
-                assert grad is not None  # loss.backward() filled it
-                v.sub_(self.lr * grad)
-                v.grad = None
+        sgd_update(self.p.values(), self.lr)
         loss_sum = loss.detach() if self.reduction == "sum" else loss.detach() * x.shape[0]
         return loss_sum, (y_tilde.detach().argmax(dim=1) == y).sum()
+
+
+def sgd_update(params: Iterable[torch.Tensor], lr: float) -> None:
+    """The update by hand of levels 2 and 3: p -= lr * p.grad, then the gradient is cleared."""
+    with torch.no_grad():
+        for p in params:
+            grad = p.grad
+            assert grad is not None  # loss.backward() filled it
+            p.sub_(lr * grad)
+            p.grad = None
 
 
 def _torch_net(weights: dict[str, torch.Tensor], device: torch.device) -> nn.Sequential:
@@ -174,12 +179,7 @@ class TorchNNMLP(_NetMLP):
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         result = self._backward(x, y)
-        with torch.no_grad():
-            for p in self.net.parameters():
-                grad = p.grad
-                assert grad is not None  # loss.backward() filled it
-                p.sub_(self.lr * grad)
-                p.grad = None
+        sgd_update(self.net.parameters(), self.lr)
         return result
 
     def state_dict(self) -> dict[str, Any]:

@@ -1,0 +1,80 @@
+"""`nnlab run STAGE` and `nnlab resume RUN`: one engine.train call, shown by the headless printer,
+stopped cleanly by Ctrl-C or SIGTERM."""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from typing import Any
+
+from engine import train as engine_train
+from engine.cli.exits import EXIT_ERROR, STATUS_EXIT
+from engine.cli.printer import make_printer
+from engine.config import load_toml, parse_assignments
+from engine.events import RunFinished
+from engine.stages import resolve_config
+from engine.store import check_runs_dir, json_line, resolve_run
+from engine.text import one_line
+
+
+class StopFlag:
+    """SIGINT/SIGTERM set a flag that the loop polls between batches."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+
+    def __call__(self) -> bool:
+        return self.stopped
+
+    def install(self) -> None:
+        def handler(signum: int, frame: Any) -> None:
+            if self.stopped and signum == signal.SIGINT:
+                raise KeyboardInterrupt  # a second Ctrl-C: stop now
+            self.stopped = True
+
+        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGTERM, handler)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if getattr(args, "config_file", None):
+        values.update(load_toml(args.config_file))
+    values.update(parse_assignments(args.assignments))
+    return values
+
+
+def _run_summary(event: RunFinished) -> dict[str, Any]:
+    return {"run_id": event.run_id, "stage": event.stage,
+            "status": event.status, "run_dir": event.run_dir, "epochs_done": event.epochs_done,
+            "final": event.final, "best": event.best}
+
+
+def cmd_run(args: argparse.Namespace, resume: bool = False) -> int:
+    runs_dir, data_dir = args.runs_dir, args.data_dir
+    if resume:
+        source = resolve_run(runs_dir, args.run)
+        overrides = parse_assignments(args.assignments)
+    else:
+        config = resolve_config(args.stage, _overrides(args))
+    check_runs_dir(runs_dir)
+    printer = make_printer(sys.stderr if args.json else sys.stdout)
+    stop = StopFlag()
+    stop.install()
+    try:
+        if resume:
+            result = engine_train.resume(source, overrides, runs_dir=runs_dir, data_dir=data_dir,
+                                         emit=printer, should_stop=stop)
+        else:
+            result = engine_train.train(config, runs_dir=runs_dir, data_dir=data_dir, emit=printer,
+                                        should_stop=stop, name=args.name, tags=args.tag)
+    finally:
+        printer.close()
+    if args.json:
+        out = _run_summary(result)
+        print(json_line(out))
+    if result.status == "failed" and result.message:
+        print(f"nnlab: run failed: {one_line(result.message)}", file=sys.stderr)
+    return STATUS_EXIT.get(result.status, EXIT_ERROR)
+
+
