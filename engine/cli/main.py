@@ -1,6 +1,6 @@
 """The headless command line (`nnlab ...`): parsing, `nnlab stages|summary`, and dispatch to the
 commands that live in their own modules (run and resume: engine.cli.run; runs: engine.cli.runs;
-sweep: engine.cli.sweep), each loaded only when it is asked for so that every command starts fast.
+sweep: engine.cli.sweep; worker, studies, plot, report, reproduce: engine.cli.<command>), each loaded only when it is asked for so that every command starts fast.
 Exit codes: engine.cli.exits.
 """
 from __future__ import annotations
@@ -46,11 +46,21 @@ def build_parser() -> Parser:
     p.add_argument("--runs-dir", default=None, help="run store (default ./saved_runs or $NNLAB_RUNS_DIR)")
     p.add_argument("--data-dir", default=None, help="datasets folder (default ./datasets or $NNLAB_DATA_DIR)")
     p.add_argument("--no-mouse", action="store_true", help="TUI: do not capture the mouse")
+    p.add_argument("--storage", default=None, help="study storage URL (default: a journal file in the runs dir, "
+                                                   "or $NNLAB_STORAGE)")
     sub = p.add_subparsers(dest="command", parser_class=Parser)
 
     def common(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--runs-dir", default=argparse.SUPPRESS)
         sp.add_argument("--data-dir", default=argparse.SUPPRESS)
+
+    def storage(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--storage", default=argparse.SUPPRESS, metavar="URL")
+
+    def workers(sp: argparse.ArgumentParser) -> None:
+        group = sp.add_mutually_exclusive_group()
+        group.add_argument("--jobs", type=int, default=None, help="CPU workers (the cores are split between them)")
+        group.add_argument("--gpus", default=None, metavar="0,1,...", help="one worker per GPU")
 
     sp = sub.add_parser("stages", help="list the lab's stages and their defaults")
     sp.add_argument("--json", action="store_true")
@@ -70,11 +80,66 @@ def build_parser() -> Parser:
     sp.add_argument("--json", action="store_true")
     common(sp)
 
-    sp = sub.add_parser("sweep", help="run a grid of configs as separate runs")
+    sp = sub.add_parser("sweep", help="a grid or a search over hyperparameters, as an Optuna study")
     sp.add_argument("stage")
-    sp.add_argument("assignments", nargs="+", metavar="KEY=V1,V2,...")
-    sp.add_argument("--jobs", type=int, default=1)
+    sp.add_argument("assignments", nargs="+", metavar="KEY=V1,V2,...|KEY=LOW..HIGH[:log]|KEY=a|b")
+    sp.add_argument("--trials", type=int, default=None, help="a search's total trials over all workers")
+    sp.add_argument("--sampler", choices=["grid", "random", "tpe"], default=None)
+    sp.add_argument("--prune", choices=["none", "median", "hyperband"], default="none")
+    sp.add_argument("--metric", default="test_acc")
+    sp.add_argument("--study", default=None, help="study name (default: the sweep tag)")
+    storage(sp)
+    workers(sp)
     sp.add_argument("--json", action="store_true")
+    common(sp)
+
+    sp = sub.add_parser("worker", help="join an existing study from any machine")
+    sp.add_argument("--study", required=True)
+    storage(sp)
+    workers(sp)
+    sp.add_argument("--slurm", type=int, default=None, metavar="N", help="submit N workers as a SLURM job array")
+    sp.add_argument("--partition", default=None)
+    sp.add_argument("--time", type=int, default=None, metavar="MIN")
+    sp.add_argument("--json", action="store_true")
+    common(sp)
+
+    sp = sub.add_parser("studies", help="list studies, or show one's trials")
+    ssub = sp.add_subparsers(dest="studies_command", parser_class=Parser, required=True)
+    sp = ssub.add_parser("list")
+    storage(sp)
+    sp.add_argument("--json", action="store_true")
+    common(sp)
+    sp = ssub.add_parser("show")
+    sp.add_argument("study")
+    storage(sp)
+    sp.add_argument("--json", action="store_true")
+    common(sp)
+
+    sp = sub.add_parser("plot", help="figures of saved runs (PNG, SVG or PDF)")
+    sp.add_argument("runs", nargs="+", metavar="RUN")
+    sp.add_argument("--kind", choices=["curves", "boundary", "svm", "confusion", "samples", "sweep"],
+                    default="curves")
+    sp.add_argument("--metric", default=None)
+    sp.add_argument("--x", choices=["epoch", "wall"], default="epoch")
+    sp.add_argument("--smooth", type=float, default=0.0, metavar="A")
+    sp.add_argument("--log-y", action="store_true")
+    sp.add_argument("-o", "--output", default=None, metavar="FILE")
+    storage(sp)
+    common(sp)
+
+    sp = sub.add_parser("report", help="a report folder: figures, tables and reproduce commands")
+    sp.add_argument("runs", nargs="*", metavar="RUN")
+    sp.add_argument("--tag", default=None)
+    sp.add_argument("--study", default=None)
+    sp.add_argument("-o", "--output", default=None, metavar="DIR")
+    sp.add_argument("--format", choices=["md", "html", "latex"], default="md")
+    storage(sp)
+    common(sp)
+
+    sp = sub.add_parser("reproduce", help="run every experiment of a part of the lab and write its report")
+    sp.add_argument("part", choices=["2-ab", "2-cd"])
+    sp.add_argument("--quick", action="store_true", help="minutes on a CPU: fewer epochs, digits for absent data")
+    sp.add_argument("-o", "--output", default=None, metavar="DIR")
     common(sp)
 
     sp = sub.add_parser("summary", help="per-layer shapes, parameters, receptive fields and FLOPs")
@@ -140,6 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     args.runs_dir = args.runs_dir or default_runs_dir()
     args.data_dir = args.data_dir or default_data_dir()
+    args.storage = args.storage or os.environ.get("NNLAB_STORAGE") or None
     try:
         if args.command is None:
             from tui.launch import launch  # the TUI (textual) loads only when it is asked for
@@ -158,6 +224,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             from engine.cli.sweep import cmd_sweep
 
             return cmd_sweep(args)
+        if args.command == "worker":
+            from engine.cli.worker import cmd_worker
+
+            return cmd_worker(args)
+        if args.command == "studies":
+            from engine.cli.studies import cmd_studies
+
+            return cmd_studies(args)
+        if args.command == "plot":
+            from engine.cli.plot import cmd_plot
+
+            return cmd_plot(args)
+        if args.command == "report":
+            from engine.cli.report import cmd_report
+
+            return cmd_report(args)
+        if args.command == "reproduce":
+            from engine.cli.reproduce import cmd_reproduce
+
+            return cmd_reproduce(args)
         if args.command == "runs":
             from engine.cli.runs import dispatch
 

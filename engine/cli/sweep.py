@@ -91,6 +91,7 @@ def run_sweep(stage: str, points: list[dict[str, str]], *, jobs: int, runs_dir: 
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    args.jobs = 1 if args.jobs is None else args.jobs
     if args.jobs < 1:
         raise ConfigError(f"invalid value for --jobs: {args.jobs!r} (allowed: an integer >= 1)")
     grid = parse_grid(args.assignments)
