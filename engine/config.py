@@ -6,6 +6,7 @@ allowed. Nothing here imports torch.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import tomllib
@@ -140,6 +141,7 @@ OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam")
 SCHEDULERS = ("none", "exponential", "step", "cosine")
 AUGMENTATIONS = ("crop-flip", "jitter", "rotate", "noise")
 MAX_INT = 2**31 - 1
+MAX_CONFIG_BYTES = 1024 * 1024  # a --config file larger than this is refused
 
 # The shared schema. Stage presets (engine.stages) pick which keys apply.
 KEYS: dict[str, Key] = {k.name: k for k in [
@@ -190,15 +192,19 @@ def split_assignment(text: str) -> tuple[str, str]:
 
 
 def parse_assignments(items: list[str]) -> dict[str, str]:
+    """KEY=VALUE words -> {key: value text}; ConfigError for a word that is not one, or a key given twice."""
     out: dict[str, str] = {}
     for item in items:
         key, value = split_assignment(item)
+        if key in out:
+            raise ConfigError(f"key {_show(key)} is given twice ({_show(f'{key}={out[key]}')} and "
+                              f"{_show(item)}; allowed: each key once)")
         out[key] = value
     return out
 
 
 def load_toml(path: str) -> dict[str, Any]:
-    """Read a --config file: flat `key = value` pairs (an optional [config] table)."""
+    """Read a TOML --config file: flat `key = value` pairs (an optional [config] table)."""
     try:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
@@ -208,9 +214,46 @@ def load_toml(path: str) -> dict[str, Any]:
         raise ConfigError(f"--config: cannot read {path}: {exc.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"--config: {path} is not valid TOML: {str(exc).splitlines()[0]}") from None
+    return _flat(data, path)
+
+
+def load_json_config(path: str) -> dict[str, Any]:
+    """Read a JSON --config file: one object of `key: value` pairs, such as a saved run's config.json."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"--config: {path} is larger than {MAX_CONFIG_BYTES // 1024} KiB (allowed: a "
+                              "config file of key: value pairs)")
+        data = json.loads(raw.decode("utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"--config: file not found: {path}") from None
+    except OSError as exc:
+        raise ConfigError(f"--config: cannot read {path}: {exc.strerror}") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise ConfigError(f"--config: {path} is not valid JSON: {str(exc).splitlines()[0][:120]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"--config: {path} must hold one JSON object of key: value pairs")
+    return _flat(data, path)
+
+
+def _flat(data: dict[str, Any], path: str) -> dict[str, Any]:
     if isinstance(data.get("config"), dict):
         data = {**{k: v for k, v in data.items() if k != "config"}, **data["config"]}
     for key, value in data.items():
-        if isinstance(value, (dict, list)):
-            raise ConfigError(f"--config: key {key} in {path} must be a single value, not a table or list")
+        if isinstance(value, (dict, list)) or value is None:
+            raise ConfigError(f"--config: key {key} in {path} must be a single value, not "
+                              f"{'null' if value is None else 'a table or list'}")
+    return data
+
+
+def load_config_file(path: str, stage: str) -> dict[str, Any]:
+    """The keys of a --config file (TOML, or JSON when it ends in .json) for a run of `stage`. A `stage`
+    key in the file must name that same stage; it is not returned."""
+    data = load_json_config(path) if path.lower().endswith(".json") else load_toml(path)
+    if "stage" in data:
+        named = data.pop("stage")
+        if named != stage:
+            raise ConfigError(f"--config: {path} is for stage {_show(named)}, not {stage!r} as given "
+                              f"(allowed: no stage key, or stage = {stage!r})")
     return data

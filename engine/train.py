@@ -21,6 +21,7 @@ from engine.events import BatchEnd, Emit, EpochEnd, RunFinished, RunStarted
 from engine.runner import StageRunner, StopRequested
 from engine.stages import get_stage, revalidate
 from engine.store import RunWriter, Summary, load_checkpoint, read_config, utc_now
+from engine.store.reader import checkpoint_source
 
 RECORD_EVERY_S = 1.0  # run.json summary refresh while running
 FINAL_KEYS = ("train_loss", "train_acc", "test_loss", "test_acc")
@@ -38,10 +39,13 @@ def best_test_acc(summary: Summary) -> dict[str, Any]:
 
 
 def train(config: dict[str, Any], *, runs_dir: str, data_dir: str, emit: Emit | None = None,
-          should_stop: Callable[[], bool] | None = None, name: str | None = None,
+          should_stop: Callable[[], bool | str] | None = None, name: str | None = None,
           tags: list[str] | None = None, runner: StageRunner | None = None,
-          resume_from: str | Path | None = None, _checkpoint: dict[str, Any] | None = None) -> RunFinished:
-    """Run one stage to the end (or until stopped). See the module docstring."""
+          resume_from: str | Path | None = None, _checkpoint: dict[str, Any] | None = None,
+          continues: str | Path | None = None) -> RunFinished:
+    """Run one stage to the end (or until stopped). See the module docstring. `continues`: the run this one
+    continues (its resumed_from) where that is not the run of the checkpoint it starts from, if any (a
+    resumed run that stopped before its own first checkpoint)."""
     emit = emit or (lambda event: None)
     should_stop = should_stop or (lambda: False)
     history: list[dict[str, Any]] = []
@@ -56,7 +60,8 @@ def train(config: dict[str, Any], *, runs_dir: str, data_dir: str, emit: Emit | 
     total = int(config.get("epochs", 1))
     start_epoch = len(history) + 1
     writer = RunWriter.create(runs_dir, config, device=runner.device, name=name, tags=tags,
-                              resumed_from=source.name if source else None, history=history,
+                              resumed_from=Path(continues).name if continues else source.name if source else None,
+                              history=history,
                               artifacts_from=source / "artifacts" if source else None)
     run_id, run_dir = writer.record["id"], str(writer.run_dir)
     time_offset = float(history[-1].get("wall_time") or 0.0) if history else 0.0
@@ -69,7 +74,7 @@ def train(config: dict[str, Any], *, runs_dir: str, data_dir: str, emit: Emit | 
 
     def on_batch(batch: int) -> bool:
         emit(BatchEnd(epoch, batch, batches))
-        return should_stop()
+        return bool(should_stop())
 
     try:
         emit(RunStarted(run_id, run_dir, config["stage"], dict(config), total, start_epoch, batches,
@@ -108,6 +113,8 @@ def train(config: dict[str, Any], *, runs_dir: str, data_dir: str, emit: Emit | 
             emit(EpochEnd(epoch, dict(row), artifacts, best_test_acc(summary)))
     except (StopRequested, KeyboardInterrupt):
         status, message = "interrupted", "stopped by the user"
+        if should_stop() == "pruned":  # a study's pruner stopped it (engine.study.trial)
+            status, message = "pruned", "stopped early by the study's pruner"
     except ConfigError:
         _finish(writer, checkpointer, checkpointer.history, "failed", started, "bad input")
         raise
@@ -176,13 +183,17 @@ def resume_config(config: dict[str, Any], overrides: dict[str, Any] | None = Non
 
 
 def resume(run_dir: str | Path, overrides: dict[str, Any] | None = None, **kwargs: Any) -> RunFinished:
-    """Continue a run from its last checkpoint into a new run folder (resumed_from names the old one).
-    overrides may only extend the run (epochs=N) or change the device."""
+    """Continue a run from its last checkpoint into a new run folder (resumed_from names the old one); a
+    run with no checkpoint yet is trained again from epoch 1 with its saved config and seed (the same
+    computation). overrides may only extend the run (epochs=N) or change the device."""
     run_dir = Path(run_dir)
     merged = resume_config(read_config(run_dir), overrides)
-    checkpoint = load_checkpoint(run_dir)
+    source = checkpoint_source(run_dir)  # the run itself, or the run it was resumed from (no checkpoint yet)
+    if source is None:  # stopped before any checkpoint: train it again from epoch 1, same config and seed
+        return train(merged, continues=run_dir, **kwargs)
+    checkpoint = load_checkpoint(source)
     ckpt_epoch = checkpoint["epoch"]
     if merged.get("epochs", 1) <= ckpt_epoch:
         raise ConfigError(f"invalid value for epochs: {merged.get('epochs')!r} (allowed: more than the "
                           f"{ckpt_epoch} epochs already done; e.g. epochs={ckpt_epoch + 10})")
-    return train(merged, resume_from=run_dir, _checkpoint=checkpoint, **kwargs)
+    return train(merged, resume_from=source, _checkpoint=checkpoint, continues=run_dir, **kwargs)

@@ -20,12 +20,14 @@ from typing import Any, Callable, Iterable
 from textual import work
 from textual.app import App, SystemCommand
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.worker import get_current_worker
 
 from engine.config import ConfigError
 from engine.stages import revalidate
-from engine.store import process_age_s
+from engine.store import process_age_s, read_artifacts, read_config, read_metrics, read_record
 from tui.commands import nnlab_commands
+from tui.input_order import KeyOrder
 from tui.keymap import APP
 from tui.run_state import RunState
 from tui.run_worker import BatchProgress, RunEvent, RunFailed, run_training
@@ -33,23 +35,29 @@ from tui.screens.compare import CompareScreen
 from tui.screens.help import HelpScreen
 from tui.screens.history import HistoryScreen
 from tui.screens.lab import LabScreen
+from tui.screens.studies import StudiesScreen, StudySource
 from tui.screens.train import TrainScreen
 
+FOLLOW_S = 1.0  # how often a run shown from its folder is read again while another process runs it
 
-class NNLabApp(App[int]):
+
+class NNLabApp(KeyOrder, App[int]):
     CSS_PATH = str(Path(__file__).with_name("nnlab.tcss"))  # absolute: subclasses elsewhere keep it
     TITLE = "nnlab"
     SUB_TITLE = "RDFIA practical 2-ab / 2-cd"
-    MODES = {"lab": LabScreen, "train": TrainScreen, "history": HistoryScreen, "compare": CompareScreen}
+    MODES = {"lab": LabScreen, "train": TrainScreen, "history": HistoryScreen, "compare": CompareScreen,
+             "studies": StudiesScreen}
     DEFAULT_MODE = "lab"
     BINDINGS = APP
     THEMES_CYCLE = ("textual-dark", "textual-light", "ansi-dark", "ansi-light", "nord", "gruvbox", "monokai")
 
     def __init__(self, runs_dir: str = "saved_runs", data_dir: str = "datasets",
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, storage: str | None = None) -> None:
         super().__init__()
         self.runs_dir = str(runs_dir)
         self.data_dir = str(data_dir)
+        self.storage = storage or None  # the study storage URL (None: the journal file under the runs dir)
+        self.study_source: StudySource | None = None  # where the Studies screen reads (None: engine.study.report)
         self.clock = clock
         self.run_state = RunState()
         self.devices: dict[str, bool] | None = None  # None until torch was probed
@@ -57,6 +65,8 @@ class NNLabApp(App[int]):
         self.painted_at: float | None = None
         self.torch_at_first_paint: bool | None = None
         self._stop = threading.Event()
+        self.failure: str | None = None  # why the app failed (an unhandled error): a run going is saved failed
+        self._follow_timer: Timer | None = None  # follows a run shown from its folder (open_run)
         theme = os.environ.get("NNLAB_THEME")
         if theme:
             self.theme = theme
@@ -75,6 +85,32 @@ class NNLabApp(App[int]):
         i = names.index(self.theme) if self.theme in names else -1
         self.theme = names[(i + 1) % len(names)]
         self.notify(f"theme: {self.theme}")
+
+    def _handle_exception(self, error: Exception) -> None:
+        """An unhandled error ends the app (Textual's own handling, below); a run going in the worker
+        thread is told first, so it ends `failed` with this reason instead of `interrupted`."""
+        if self.failure is None:
+            self.failure = f"{type(error).__name__}: {error}".splitlines()[0][:200]
+        super()._handle_exception(error)
+
+    @property
+    def screenshot_dir(self) -> Path:
+        """Where screenshots go: $NNLAB_SCREENSHOT_DIR, else `screenshots` beside the runs dir."""
+        chosen = os.environ.get("NNLAB_SCREENSHOT_DIR")
+        return Path(chosen).expanduser() if chosen else Path(self.runs_dir).resolve().parent / "screenshots"
+
+    def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
+                           time_format: str | None = None) -> str | None:
+        """The palette's Screenshot (and the screenshot action): an SVG in `screenshot_dir` (made when missing),
+        not the Downloads folder, which need not exist; Textual's notice then names the file."""
+        folder = Path(path) if path else self.screenshot_dir
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.notify(f"cannot save a screenshot in {folder}: {exc.strerror or exc}", title="Screenshot",
+                        severity="error")
+            return None
+        return super().deliver_screenshot(filename, str(folder), time_format)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -142,10 +178,63 @@ class NNLabApp(App[int]):
 
     @work(thread=True, exclusive=True, group="train", exit_on_error=False)
     def _train_worker(self, config: dict[str, Any], name: str | None, tags: list[str] | None,
-                      stop: threading.Event) -> None:
+                      stop: threading.Event, resume_from: str | None = None) -> None:
         worker = get_current_worker()
         run_training(config, runs_dir=self.runs_dir, data_dir=self.data_dir, post=self.post_message,
-                     stop=stop, is_cancelled=lambda: worker.is_cancelled, name=name, tags=tags)
+                     stop=stop, is_cancelled=lambda: worker.is_cancelled, name=name, tags=tags,
+                     app_failure=lambda: self.failure, resume_from=resume_from)
+
+    def resume_run(self, run_dir: str) -> bool:
+        """Continue an interrupted or crashed run into a new run (engine.train.resume, as `nnlab resume`)."""
+        if self.run_state.active:
+            self.notify("a run is already going: stop it first (Train screen, s)", severity="warning")
+            return False
+        try:
+            config = read_config(Path(run_dir))
+        except ConfigError as exc:
+            self.notify(str(exc), severity="error")
+            return False
+        self._stop = threading.Event()
+        self.run_state.prepare(config, self.clock())
+        self._train_worker({}, None, None, self._stop, resume_from=str(run_dir))
+        self.action_goto("train")
+        return True
+
+    def open_run(self, run_dir: str) -> bool:
+        """Show a saved run on the Train screen; while another process runs it, follow it live."""
+        state = self.run_state
+        if state.run_dir and Path(state.run_dir) == Path(run_dir):
+            self.action_goto("train")  # this app's own run, or the one already shown
+            return True
+        if state.active:
+            self.notify("a run of this app is going: stop it first to show another one (Train screen, s)",
+                        severity="warning")
+            return False
+        try:
+            record = read_record(Path(run_dir))
+            config = read_config(Path(run_dir))
+        except ConfigError as exc:
+            self.notify(str(exc), severity="error")
+            return False
+        state.show_saved(run_id=record.id, run_dir=str(record.run_dir), config=config,
+                         history=read_metrics(record.run_dir), artifacts=read_artifacts(record.run_dir),
+                         status=record.status, message=record.message or "", device=record.device or "",
+                         now=self.clock())
+        if self._follow_timer is None:
+            self._follow_timer = self.set_interval(FOLLOW_S, self._follow)
+        self.action_goto("train")
+        return True
+
+    def _follow(self) -> None:
+        """A run shown from its folder and still going elsewhere: read what its process wrote since."""
+        state = self.run_state
+        if not state.live_elsewhere:
+            return
+        run_dir = Path(state.run_dir)
+        record = read_record(run_dir)
+        rows = read_metrics(run_dir)
+        artifacts = read_artifacts(run_dir) if len(rows) != len(state.history) else {}
+        state.follow(rows, artifacts, record.status, record.message or "", self.clock())
 
     def stop_run(self) -> None:
         if self.run_state.active:

@@ -37,6 +37,22 @@ def short_date(created: Any) -> str:
     return created[5:10] + " " + created[11:16]
 
 
+def run_label(record: RunRecord, assignments: dict[str, str] | None) -> str:
+    """What tells a run apart in a list: its name (without the sweep tag a sweep puts first), else '#abcd'
+    (its short id), then each of its config values that differs from the stage's preset and is not in the
+    name already (`assignments`: key -> value text, engine.command_line.differing_assignments)."""
+    if record.has_name:
+        name = record.name
+        first, _, rest = name.partition(" ")
+        if rest and first in record.tags:  # "sweep-2026... lr=0.3": the sweep is in the tags column
+            name = rest
+    else:
+        name = f"#{record.short_id}"
+    words = set(name.split())
+    extra = [f"{k}={v}" for k, v in (assignments or {}).items() if f"{k}={v}" not in words]
+    return " ".join([name, *extra])
+
+
 def short_name(record: RunRecord) -> str:
     """The run's name, or 'stage abcd' (its id's tail) when it was never named."""
     return record.name if record.has_name else f"{record.stage or '?'} {record.short_id}"

@@ -16,13 +16,15 @@ APP = [
     # one footer entry "1 2 3 4 screens" (each key's screen is in the header, the help and the palette)
     *[Binding(f"{digit},{fkey}", f"goto('{mode}')", mode.capitalize(), key_display=digit, group=SCREENS_GROUP)
       for mode, digit, fkey in SCREEN_KEYS],
+    # the Studies screen: not in the footer's "1 2 3 4 screens" (in its header, the help and the palette)
+    Binding("5,f6", "goto('studies')", "Studies", key_display="5", show=False),
     Binding("ctrl+q", "quit", "Quit", priority=True, show=False),  # in help and the palette; the footer is full
     Binding("ctrl+t", "next_theme", "Theme", show=False),
 ]
 
 LAB = [
     Binding("ctrl+r", "start", "Start run", priority=True),
-    Binding("ctrl+d", "defaults", "Defaults"),
+    Binding("ctrl+o", "defaults", "Defaults"),  # (not ctrl+d: a text field takes it, to delete a character)
     Binding("escape", "focus_stages", "Stages", show=False),
     Binding("ctrl+n", "focus_name", "Name", show=False),
 ]
@@ -31,7 +33,14 @@ TRAIN = [
     Binding("s", "stop", "Stop"),
     Binding("v", "next_view", "Panel", tooltip="next view of the stage's panel"),
     Binding("r", "again", "Run again"),
+    Binding("R", "resume", "Resume", tooltip="continue this run if it was interrupted or crashed", show=False),
     Binding("e", "edit", "Edit", tooltip="edit this run's values in Lab"),
+    Binding("p", "save_figure", "Save figure",
+            tooltip="the run's loss and accuracy as a PNG (matplotlib) and an SVG "
+                    "screenshot, in <runs dir>/.figures", show=False),
+    Binding("y", "reproduce", "Reproduce command",
+            tooltip="the `nnlab run` command of this run, shown and copied to the "
+                    "clipboard", show=False),
 ]
 
 HISTORY = [
@@ -50,8 +59,18 @@ HISTORY = [
     Binding("d", "delete", "Delete", show=False),
     Binding("u", "undo", "Undo delete", show=False),
     Binding("a", "again", "Run again", show=False),
+    Binding("R", "resume", "Resume", tooltip="continue an interrupted or crashed run (as `nnlab resume`)",
+            show=False),
+    Binding("enter", "open", "Open in Train", tooltip="the run's curves and panel, live while it runs",
+            show=False),
     Binding("e", "edit", "Edit in Lab", show=False),
     Binding("ctrl+l", "reload", "Reload", show=False),
+    Binding("p", "save_figure", "Save figure",
+            tooltip="the marked runs (else the selected one) as a PNG (matplotlib) and an "
+                    "SVG screenshot, in <runs dir>/.figures", show=False),
+    Binding("y", "reproduce", "Reproduce command",
+            tooltip="the `nnlab run` command of the selected run, shown and copied to the "
+                    "clipboard", show=False),
 ]
 
 COMPARE = [
@@ -63,6 +82,21 @@ COMPARE = [
     Binding("v", "view", "View"),
     Binding("left_square_bracket", "sweep(-1)", "Prev sweep", key_display="[", show=False),
     Binding("right_square_bracket", "sweep(1)", "Next sweep", key_display="]", show=False),
+    Binding("p", "save_figure", "Save figure",
+            tooltip="the curves of this view, with its settings, as a PNG (matplotlib) and "
+                    "an SVG screenshot, in <runs dir>/.figures", show=False),
+]
+
+STUDIES = [
+    Binding("p", "param", "Parameter", tooltip="the parameter that colours the curves and is the x axis"),
+    Binding("v", "view", "View", tooltip="curves of every trial, or the parameter against the metric"),
+    Binding("l", "log", "Log x", tooltip="log or linear axis for the parameter", show=False),
+    Binding("enter", "open", "Open run", tooltip="the trial's run in Compare (when it is in this runs dir)",
+            priority=True),
+    Binding("c", "compare", "Compare best", tooltip="the best trials whose runs are here, in Compare", show=False),
+    Binding("left_square_bracket", "study(-1)", "Prev study", key_display="[", show=False),
+    Binding("right_square_bracket", "study(1)", "Next study", key_display="]", show=False),
+    Binding("ctrl+l", "reload", "Reload", show=False),
 ]
 
 # the History table's cursor keys (help lists them under "in tables and lists")
@@ -77,10 +111,11 @@ TABLE = [
 
 HELP = [Binding("escape,q,question_mark,f1", "close", "Close")]
 PROMPT = [Binding("escape", "cancel", "Cancel")]
+COMMAND_DIALOG = [Binding("escape", "close", "Close")]
 
 # what help and the palette list: the app's keys, then each screen's (title, its app mode, its bindings)
 SCREENS = (("Lab", "lab", LAB), ("Train", "train", TRAIN), ("History", "history", HISTORY),
-           ("Compare", "compare", COMPARE))
+           ("Compare", "compare", COMPARE), ("Studies", "studies", STUDIES))
 EVERYWHERE = "everywhere"
 SECTIONS = ((EVERYWHERE, APP), *((title, bindings) for title, _, bindings in SCREENS))
 

@@ -32,6 +32,7 @@ class RunState:
     started_at: float | None = None  # clock() when RunStarted reached the UI
     ended_at: float | None = None
     version: int = 0  # bumped on every change: the screen redraws when it moved
+    external: bool = False  # a saved run shown from its folder (perhaps live in another process), not ours
 
     def prepare(self, config: dict[str, Any], now: float) -> None:
         self.__init__()  # type: ignore[misc]
@@ -70,6 +71,39 @@ class RunState:
             self.ended_at = now
         self.version += 1
 
+    def show_saved(self, *, run_id: str, run_dir: str, config: dict[str, Any], history: list[dict[str, Any]],
+                   artifacts: dict[str, dict[str, Any]], status: str, message: str, device: str,
+                   now: float) -> None:
+        """Show a saved run read from its folder (History's Enter): its rows and latest artifacts. While
+        another process runs it, `follow` adds what that process writes."""
+        self.__init__()  # type: ignore[misc]
+        self.external = True
+        self.run_id, self.run_dir, self.config = run_id, run_dir, dict(config)
+        self.stage = str(config.get("stage", ""))
+        self.epochs = int(config.get("epochs", 1) or 1)
+        self.device = device
+        self.started_at = now
+        self.follow(history, artifacts, status, message, now)
+
+    def follow(self, history: list[dict[str, Any]], artifacts: dict[str, dict[str, Any]], status: str,
+               message: str, now: float) -> None:
+        """The saved run as its folder says now (more rows, newer artifacts, its status)."""
+        changed = len(history) != len(self.history) or status != self.status
+        self.history = [dict(r) for r in history]
+        for stem in sorted(artifacts):  # stems sort by epoch (boundary-e0010 after boundary-e0001)
+            payload = artifacts[stem]
+            self.artifacts[payload.get("kind", stem) if isinstance(payload, dict) else stem] = payload
+        self.epoch = len(self.history)
+        finite = [r for r in self.history if isinstance(r.get("test_acc"), (int, float))
+                  and math.isfinite(r["test_acc"])]
+        top = max(finite, key=lambda r: r["test_acc"], default=None)
+        self.best = {"test_acc": top["test_acc"], "epoch": top["epoch"]} if top else {}
+        self.status, self.message = status, message or ""
+        if status != "running" and self.ended_at is None:
+            self.ended_at = now
+        if changed:
+            self.version += 1
+
     def fail(self, message: str, now: float) -> None:
         self.status, self.message, self.ended_at = "failed", message, now
         self.version += 1
@@ -77,7 +111,12 @@ class RunState:
     # -------------------------------------------------------------- derived values
     @property
     def active(self) -> bool:
-        return self.status in ("preparing", "running", "stopping")
+        """A run of this app is going (a run followed from its folder is not: it cannot be stopped here)."""
+        return not self.external and self.status in ("preparing", "running", "stopping")
+
+    @property
+    def live_elsewhere(self) -> bool:
+        return self.external and self.status == "running"
 
     def fraction(self) -> float:
         """Share of this process's epochs done, counting the batches of the epoch in progress."""

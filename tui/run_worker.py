@@ -15,7 +15,7 @@ from textual.message import Message
 
 from engine.config import ConfigError
 from engine.events import BatchEnd, EpochEnd, RunFinished, RunStarted
-from engine.train import train
+from engine.train import resume, train
 
 
 class RunEvent(Message):
@@ -31,6 +31,11 @@ class BatchProgress(RunEvent):
 
     def can_replace(self, message: Message) -> bool:
         return type(message) is BatchProgress
+
+
+class AppFailed(Exception):
+    """Raised into the trainer by its stop check when the app itself failed: the run ends `failed`
+    with this reason, not `interrupted` as if the user had stopped it."""
 
 
 class RunFailed(Message):
@@ -64,19 +69,29 @@ def lower_priority() -> None:
 
 def run_training(config: dict[str, Any], *, runs_dir: str, data_dir: str, post: Callable[[Message], Any],
                  stop: threading.Event, is_cancelled: Callable[[], bool] = lambda: False,
-                 name: str | None = None, tags: list[str] | None = None) -> None:
-    """Call the engine's training loop, posting each event; runs in the worker thread."""
+                 name: str | None = None, tags: list[str] | None = None,
+                 app_failure: Callable[[], str | None] = lambda: None,
+                 resume_from: str | None = None) -> None:
+    """Call the engine's training loop (or engine.train.resume of the run in `resume_from`, with `config`
+    as its overrides), posting each event; runs in the worker thread. When `app_failure()` says why the
+    app failed, the run stops and is saved as failed with that reason."""
     def emit(event: Any) -> None:
         post(message_for(event))
 
     lower_priority()
 
     def should_stop() -> bool:
+        reason = app_failure()
+        if reason:
+            raise AppFailed(f"the TUI failed ({reason}); the run was stopped")
         return stop.is_set() or is_cancelled()
 
     try:
-        train(config, runs_dir=runs_dir, data_dir=data_dir, emit=emit, should_stop=should_stop, name=name,
-              tags=tags)
+        if resume_from is not None:
+            resume(resume_from, config, runs_dir=runs_dir, data_dir=data_dir, emit=emit, should_stop=should_stop)
+        else:
+            train(config, runs_dir=runs_dir, data_dir=data_dir, emit=emit, should_stop=should_stop, name=name,
+                  tags=tags)
     except ConfigError as exc:
         post(RunFailed(str(exc)))
     except Exception as exc:  # noqa: BLE001 - shown to the user, never lost

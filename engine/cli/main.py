@@ -19,7 +19,13 @@ from engine.text import one_line
 
 
 class BadUsage(Exception):
-    pass
+    """A command line argparse refused: shown as `nnlab: error: COMMAND: MESSAGE` (one prefix, like every
+    error line; COMMAND, e.g. `runs show`, where a subcommand refused it)."""
+
+    def __init__(self, prog: str, message: str) -> None:
+        command = prog.removeprefix("nnlab").strip()
+        super().__init__(f"nnlab: error: {command + ': ' if command else ''}{message}")
+        self.prog, self.message = prog, message
 
 
 class Parser(argparse.ArgumentParser):
@@ -29,7 +35,34 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:  # one line, exit 2 (argparse prints usage too by default)
-        raise BadUsage(f"{self.prog}: {message}")
+        required = "the following arguments are required: "
+        if message.startswith(required) and "stage" in message[len(required):].split(", "):
+            from engine.stages import STAGES
+
+            message = f"missing STAGE (allowed: {', '.join(STAGES)}; `nnlab stages` describes them)"
+        elif message.startswith(required):
+            names = [n for n in message[len(required):].split(", ") if n and n != "KEY=VALUE"]
+            message = "missing " + ", ".join(n.upper() if n.isidentifier() else n for n in names)
+        raise BadUsage(self.prog, message)
+
+
+def parse_command_line(parser: Parser, argv: list[str]) -> argparse.Namespace:
+    """argv -> the parsed arguments. KEY=VALUE words may stand anywhere among the options of a command that
+    takes them (argparse alone ends its KEY=VALUE list at the first option, and its parse_intermixed_args
+    does not work with subcommands): the words it leaves over join the command's assignments, in order."""
+    args, extras = parser.parse_known_args(argv)
+    if not extras:
+        return args
+    takes = isinstance(getattr(args, "assignments", None), list)  # run, resume, sweep, summary
+    words = [a for a in extras if takes and not a.startswith("-")]  # a word that is no KEY=VALUE: parse says so
+    unknown = [a for a in extras if not (takes and not a.startswith("-"))]
+    if unknown:
+        prog = " ".join(["nnlab"] + [str(getattr(args, attr)) for attr in ("command", "runs_command",
+                                                                            "studies_command")
+                                     if isinstance(getattr(args, attr, None), str)])
+        raise BadUsage(prog, f"unrecognized arguments: {' '.join(unknown)}")
+    args.assignments = list(args.assignments) + words
+    return args
 
 
 def default_runs_dir() -> str:
@@ -68,7 +101,8 @@ def build_parser() -> Parser:
     sp = sub.add_parser("run", help="train one stage")
     sp.add_argument("stage")
     sp.add_argument("assignments", nargs="*", metavar="KEY=VALUE")
-    sp.add_argument("--config", dest="config_file", metavar="FILE.toml")
+    sp.add_argument("--config", dest="config_file", metavar="FILE.toml|.json",
+                    help="config keys from a TOML file, or a JSON one such as a saved run's config.json")
     sp.add_argument("--json", action="store_true", help="print one JSON summary object on stdout")
     sp.add_argument("--name")
     sp.add_argument("--tag", action="append", default=[], help="tag the run (repeatable)")
@@ -155,6 +189,7 @@ def build_parser() -> Parser:
     sp = rsub.add_parser("show")
     sp.add_argument("run")
     sp.add_argument("--json", action="store_true")
+    sp.add_argument("--all", action="store_true", help="every epoch (default: the best and the last few)")
     common(sp)
     sp = rsub.add_parser("compare")
     sp.add_argument("runs", nargs="+")
@@ -199,9 +234,9 @@ def cmd_summary(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = build_parser().parse_args(argv)
+        args = parse_command_line(build_parser(), argv)
     except BadUsage as exc:
-        print(f"nnlab: error: {one_line(exc)}", file=sys.stderr)
+        print(one_line(str(exc)), file=sys.stderr)
         return EXIT_BAD_INPUT
     args.runs_dir = args.runs_dir or default_runs_dir()
     args.data_dir = args.data_dir or default_data_dir()
@@ -210,7 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             from tui.launch import launch  # the TUI (textual) loads only when it is asked for
 
-            return launch(runs_dir=args.runs_dir, data_dir=args.data_dir, mouse=not args.no_mouse)
+            return launch(runs_dir=args.runs_dir, data_dir=args.data_dir, mouse=not args.no_mouse,
+                          storage=args.storage)
         if args.command == "stages":
             return cmd_stages(args)
         if args.command == "summary":

@@ -8,13 +8,13 @@ from typing import IO, Any
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Column
 
 from engine.events import BatchEnd, EpochEnd, Event, RunFinished, RunStarted
 
@@ -68,19 +68,41 @@ class LinePrinter:
 
 
 class ProgressPrinter:
-    """A rich progress bar over all the run's batches, with the last epoch's metrics."""
+    """A rich progress bar over all the run's batches (its ETA is the run's), with the batch counter of the
+    epoch under way and the last epoch's metrics. The counters and times are never cut: the bar takes the
+    width that is left, and the metrics are shortened (or left out) on a narrow terminal."""
+
+    TIME_WIDTH = 7  # "0:00:00" (rich's elapsed and remaining columns)
+    MIN_BAR = 6
 
     def __init__(self, stream: IO[str]):
         self.console = Console(file=stream)
         self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[metrics]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-            console=self.console, transient=False, refresh_per_second=8,
+            TextColumn("[bold]{task.description}", table_column=Column(no_wrap=True)),
+            BarColumn(bar_width=None, table_column=Column(ratio=1, no_wrap=True)),
+            TextColumn("{task.fields[batch]}", justify="right", table_column=Column(no_wrap=True)),
+            TextColumn("{task.fields[metrics]}", table_column=Column(no_wrap=True)),
+            TimeElapsedColumn(), TimeRemainingColumn(),
+            console=self.console, transient=False, refresh_per_second=8, expand=True,
         )
         self.task: TaskID | None = None
         self.total = 0
         self.bpe = 1
         self.last_update = 0.0
+
+    def _description(self, epoch: int) -> str:
+        return f"epoch {epoch:>{len(str(self.total))}}/{self.total}"
+
+    def _batch(self, batch: int) -> str:
+        return f"{batch:>{len(str(self.bpe))}}/{self.bpe}"
+
+    def metrics_text(self, m: dict[str, Any]) -> str:
+        """The longest form of the epoch's metrics that leaves the counters, the times and a bar whole."""
+        fixed = len(self._description(self.total)) + len(self._batch(self.bpe)) + 2 * self.TIME_WIDTH + 5
+        room = self.console.width - fixed - self.MIN_BAR - 1
+        forms = [f"loss {m['train_loss']:.4f} acc {m['train_acc']:.3f} | test {m['test_acc']:.3f}",
+                 f"loss {m['train_loss']:.3f} test {m['test_acc']:.3f}", f"test {m['test_acc']:.3f}"]
+        return next((form for form in forms if len(form) <= room), "")
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, RunStarted):
@@ -88,18 +110,18 @@ class ProgressPrinter:
             self.console.print(f"run {event.run_id} ({event.stage}, device {event.device})", highlight=False)
             self.progress.start()
             self.task = self.progress.add_task(
-                f"epoch {event.start_epoch}/{event.epochs}", total=event.epochs * self.bpe,
-                completed=(event.start_epoch - 1) * self.bpe, metrics="")
+                self._description(event.start_epoch), total=event.epochs * self.bpe,
+                completed=(event.start_epoch - 1) * self.bpe, metrics="", batch=self._batch(0))
         elif isinstance(event, BatchEnd) and self.task is not None:
             now = time.monotonic()
             if now - self.last_update > 0.1 or event.batch == event.batches:
-                self.progress.update(self.task, completed=(event.epoch - 1) * self.bpe + event.batch)
+                self.progress.update(self.task, completed=(event.epoch - 1) * self.bpe + event.batch,
+                                     description=self._description(event.epoch), batch=self._batch(event.batch))
                 self.last_update = now
         elif isinstance(event, EpochEnd) and self.task is not None:
-            m = event.metrics
-            self.progress.update(
-                self.task, completed=event.epoch * self.bpe, description=f"epoch {event.epoch}/{self.total}",
-                metrics=f"loss {m['train_loss']:.4f} acc {m['train_acc']:.3f} | test {m['test_acc']:.3f}")
+            self.progress.update(self.task, completed=event.epoch * self.bpe, batch=self._batch(self.bpe),
+                                 description=self._description(event.epoch),
+                                 metrics=self.metrics_text(event.metrics))
         elif isinstance(event, RunFinished):
             self.close()
             self.console.print(format_finished(event), highlight=False)

@@ -10,10 +10,11 @@ from typing import Any
 from engine import train as engine_train
 from engine.cli.exits import EXIT_ERROR, STATUS_EXIT
 from engine.cli.printer import make_printer
-from engine.config import load_toml, parse_assignments
+from engine.config import load_config_file, parse_assignments
 from engine.events import RunFinished
-from engine.stages import resolve_config
-from engine.store import check_runs_dir, json_line, resolve_run
+from engine.stages import get_stage, resolve_config
+from engine.store import check_runs_dir, json_line, read_config, resolve_run
+from engine.store.reader import checkpoint_source, has_checkpoint
 from engine.text import one_line
 
 
@@ -37,10 +38,15 @@ class StopFlag:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The --config file's keys (TOML, or JSON such as a saved run's config.json), then the KEY=VALUE words."""
     values: dict[str, Any] = {}
+    assignments = parse_assignments(args.assignments)  # a key given twice is refused before any file is read
     if getattr(args, "config_file", None):
-        values.update(load_toml(args.config_file))
-    values.update(parse_assignments(args.assignments))
+        stage = get_stage(args.stage)
+        # a saved config.json also holds preset values that cannot be set on its stage: the preset gives them
+        values.update({k: v for k, v in load_config_file(args.config_file, stage.id).items()
+                       if not (k in stage.defaults and k not in stage.keys)})
+    values.update(assignments)
     return values
 
 
@@ -55,6 +61,13 @@ def cmd_run(args: argparse.Namespace, resume: bool = False) -> int:
     if resume:
         source = resolve_run(runs_dir, args.run)
         overrides = parse_assignments(args.assignments)
+        if not has_checkpoint(source):
+            engine_train.resume_config(read_config(source), overrides)  # bad input: its one line, and no note
+            earlier = checkpoint_source(source)
+            what = ("training it again from epoch 1 with its saved config and seed" if earlier is None else
+                    f"continuing from the checkpoint of {earlier.name}, which it was resumed from")
+            print(f"nnlab: {source.name} has no checkpoint of its own (it stopped before its first one was "
+                  f"written): {what}", file=sys.stderr)
     else:
         config = resolve_config(args.stage, _overrides(args))
     check_runs_dir(runs_dir)

@@ -10,6 +10,7 @@ from typing import Any
 from engine.events import METRIC_COLUMNS
 from engine.store import (
     LoadedRun,
+    Summary,
     compare,
     json_line,
     list_runs,
@@ -23,6 +24,7 @@ from engine.store import (
 )
 from engine.text import one_line, render_table
 
+LAST_EPOCHS = 5  # `runs show` prints the best epoch and the last LAST_EPOCHS (--all: every one)
 SHOW_FIELDS = ("id", "stage", "name", "status", "created", "ended", "duration_s", "device", "seed",
                "resumed_from", "tags", "notes", "run_dir")
 
@@ -74,9 +76,27 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"{key:<13} {one_line(shown.get(key))}")
     print("config        " + one_line(" ".join(f"{k}={v}" for k, v in run.config.items() if k != "stage")))
     if run.history:
+        rows, note = shown_epochs(run.history, every=args.all)
         print()
-        print(render_table(list(METRIC_COLUMNS), [[row.get(c) for c in METRIC_COLUMNS] for row in run.history]))
+        print(render_table(["", *METRIC_COLUMNS], [[mark, *(row.get(c) for c in METRIC_COLUMNS)]
+                                                   for mark, row in rows]))
+        if note:
+            print(note)
     return 0
+
+
+def shown_epochs(history: list[dict[str, Any]], every: bool = False,
+                 last: int = LAST_EPOCHS) -> tuple[list[tuple[str, dict[str, Any]]], str]:
+    """The epochs `runs show` prints, each with its mark ("best": the best test accuracy; "last"), and a
+    line saying what was left out: the best and the last `last` epochs, or every one."""
+    best = Summary.from_history(history).best_test_acc
+    best_epoch = best.epoch if best is not None else None
+    picked = history if every else [r for r in history[:-last] if r.get("epoch") == best_epoch] + history[-last:]
+    rows = [("best" if row.get("epoch") == best_epoch else "last" if row is history[-1] else "", row)
+            for row in picked]
+    left = len(history) - len(picked)
+    note = f"({left} of {len(history)} epochs not shown; --all shows every one)" if left else ""
+    return rows, note
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

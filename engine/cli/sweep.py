@@ -1,115 +1,120 @@
-"""`nnlab sweep STAGE KEY=V1,V2 ... [--jobs N]`: a grid of separate saved runs sharing one sweep tag."""
+"""`nnlab sweep STAGE KEY=V1,V2 ... [KEY=LOW..HIGH[:log]] [KEY=a|b|c] ...`: a grid or a search as an Optuna
+study (engine.study), run by --jobs CPU workers or one worker per GPU; every trial is a saved run tagged
+with the study and its trial number. `--json` prints the `studies show --json` object when it ends."""
 from __future__ import annotations
 
 import argparse
-import itertools
-import json
-import os
 import secrets
-import subprocess
 import sys
-import time
 from datetime import datetime, timezone
 from typing import Any
 
-from engine.config import ConfigError, split_assignment
-from engine.stages import resolve_config
+from engine.config import ConfigError
 from engine.store import check_runs_dir, json_line
-from engine.text import render_table
+from engine.study.create import check_existing, check_metric, create, study_meta
+from engine.study.report import study_report
+from engine.study.space import parse_space, raw_value
+from engine.study.storage import describe, open_storage
+from engine.study.workers import EXIT_INTERRUPTED, check_gpus, start_workers
 
-
-def parse_grid(items: list[str]) -> dict[str, list[str]]:
-    grid: dict[str, list[str]] = {}
-    for item in items:
-        key, values = split_assignment(item)
-        parts = [v.strip() for v in values.split(",")]
-        if any(not p for p in parts):
-            raise ConfigError(f"invalid value for {key}: {values!r} (allowed: comma-separated values, e.g. {key}=a,b)")
-        if key in grid:
-            raise ConfigError(f"key {key} is given twice in the sweep")
-        grid[key] = parts
-    return grid
-
-
-def grid_points(stage: str, grid: dict[str, list[str]]) -> list[dict[str, str]]:
-    """Every combination, each validated before anything runs (bad input: exit 2, no runs)."""
-    keys = list(grid)
-    points = [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
-    for point in points:
-        resolve_config(stage, point)
-    return points
+DEFAULT_TRIALS = 20
 
 
 def sweep_id() -> str:
     return f"sweep-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
-def run_sweep(stage: str, points: list[dict[str, str]], *, jobs: int, runs_dir: str, data_dir: str,
-              tag: str, log=None) -> list[dict[str, Any]]:
-    """Each point runs as its own `nnlab run` process, up to `jobs` at once; returns their summaries."""
-    jobs = max(1, jobs)
-    env = dict(os.environ)
-    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
-    pending = list(enumerate(points))
-    running: list[tuple[int, subprocess.Popen]] = []
-    results: list[dict[str, Any] | None] = [None] * len(points)
-    try:
-        while pending or running:
-            while pending and len(running) < jobs:
-                index, point = pending.pop(0)
-                cmd = [sys.executable, "-m", "engine", "run", stage, *(f"{k}={v}" for k, v in point.items()),
-                       "--json", "--runs-dir", runs_dir, "--data-dir", data_dir, "--tag", tag,
-                       "--name", f"{tag} " + " ".join(f"{k}={v}" for k, v in point.items())]
-                proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
-                running.append((index, proc))
-                if log:
-                    log(f"started {index + 1}/{len(points)}: " + " ".join(f"{k}={v}" for k, v in point.items()))
-            time.sleep(0.05)
-            for item in list(running):
-                index, proc = item
-                if proc.poll() is None:
-                    continue
-                running.remove(item)
-                out = proc.stdout.read() if proc.stdout else ""
-                try:
-                    summary = json.loads(out.strip().splitlines()[-1])
-                except (ValueError, IndexError):
-                    summary = {"status": "failed", "run_id": None, "final": {}, "best": {}}
-                summary["point"] = points[index]
-                summary["exit_code"] = proc.returncode
-                results[index] = summary
-                if log:
-                    acc = (summary.get("final") or {}).get("test_acc")
-                    log(f"done {index + 1}/{len(points)}: {summary['status']}"
-                        + (f" test_acc {acc:.4f}" if isinstance(acc, float) else ""))
-    finally:
-        for _, proc in running:  # interrupted: stop the children, they save what they have
-            proc.terminate()
-        for _, proc in running:
-            proc.wait()
-    return [r for r in results if r is not None]
+def check_workers(args: argparse.Namespace) -> list[str] | None:
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError(f"invalid value for --jobs: {args.jobs!r} (allowed: an integer >= 1)")
+    args.jobs = 1 if args.jobs is None else args.jobs
+    return check_gpus(args.gpus) if args.gpus is not None else None
+
+
+def compat_runs(report: dict[str, Any], space: dict[str, Any]) -> list[dict[str, Any]]:
+    """The runs as `sweep --json` listed them before studies: point (values as typed), status, final."""
+    specs = space["params"]
+    return [{"point": {k: raw_value(specs[k], v) if k in specs else str(v) for k, v in t["params"].items()},
+             "run_id": t["run_id"], "status": t.get("status"), "final": t.get("final") or {}, "trial": t["number"]}
+            for t in report["trials"]]
+
+
+def exit_code(report: dict[str, Any], interrupted: bool) -> int:
+    if interrupted:
+        return EXIT_INTERRUPTED
+    # a diverged or pruned point is a result of the experiment (the report's lr 0.5); a failed one is not
+    ok = all(t["state"] in ("complete", "pruned") or t.get("status") == "diverged"
+             for t in report["trials"] if t["state"] != "waiting")
+    return 0 if ok else 1
+
+
+def print_report(report: dict[str, Any]) -> None:
+    from engine.text import render_table
+
+    keys: list[str] = []
+    for t in report["trials"]:
+        keys += [k for k in t["params"] if k not in keys]
+    best = (report.get("best") or {}).get("number")
+    rows = [[("*" if t["number"] == best else "") + str(t["number"]),
+             *(_show(t["params"].get(k)) for k in keys), t["state"] + (f" ({t['status']})" if t.get("status")
+                                                                     and t["state"] == "fail" else ""),
+             _show(t["value"]), t["epochs"], t["host"] or "", t["run_id"] or ""] for t in report["trials"]]
+    print(f"study {report['study']} ({report['stage']}, {report['metric']} {report['direction']}, "
+          f"{len(report['trials'])} trials, {report['storage']})")
+    print(render_table(["trial", *keys, "state", report["metric"] or "value", "epochs", "host", "run"], rows))
+    saved = report.get("pruning_saved") or {}
+    if saved.get("pruned_trials"):
+        print(f"pruning: {saved['pruned_trials']} trials stopped early, {saved['epochs_run']} of "
+              f"{saved['epochs_planned']} epochs run ({100 * saved['saved_fraction']:.0f} % saved)")
+    if report.get("best"):
+        b = report["best"]
+        print(f"best: trial {b['number']} {report['metric']} {_show(b['value'])} "
+              + " ".join(f"{k}={_show(v)}" for k, v in b["params"].items()) + f" run {b['run_id']}")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    args.jobs = 1 if args.jobs is None else args.jobs
-    if args.jobs < 1:
-        raise ConfigError(f"invalid value for --jobs: {args.jobs!r} (allowed: an integer >= 1)")
-    grid = parse_grid(args.assignments)
-    points = grid_points(args.stage, grid)
+    gpus = check_workers(args)
+    space = parse_space(args.stage, args.assignments)
+    if args.sampler == "grid" and space.kind != "grid":
+        raise ConfigError("invalid value for --sampler: 'grid' (a grid takes lists alone, KEY=V1,V2; "
+                          "a range or a choice needs --sampler random or tpe)")
+    if args.sampler in ("random", "tpe"):
+        space.as_choices()
+    if not space.params:
+        raise ConfigError("nothing to sweep: give at least one KEY=V1,V2, KEY=LOW..HIGH[:log] or KEY=a|b")
+    if space.kind == "grid":
+        if args.trials is not None:
+            raise ConfigError(f"invalid option --trials {args.trials}: a grid (lists alone) runs each point once; "
+                              "--trials is for a search (a range KEY=LOW..HIGH or a choice KEY=a|b)")
+        trials = len(space.grid_points())
+    else:
+        trials = DEFAULT_TRIALS if args.trials is None else args.trials
+        if trials < 1:
+            raise ConfigError(f"invalid value for --trials: {trials!r} (allowed: an integer >= 1)")
+    check_metric(args.metric)
+    if args.storage:
+        open_storage(args.storage, args.runs_dir)  # an unreachable URL is bad input, before anything is made
     check_runs_dir(args.runs_dir)
     tag = sweep_id()
+    name = args.study or tag
+    sampler = "grid" if space.kind == "grid" else (args.sampler or "tpe")
+    meta = study_meta(space, metric=args.metric, sampler=sampler, prune=args.prune, trials=trials, tag=name)
+    joined = check_existing(name, meta, args.storage, args.runs_dir)
+    if not joined:
+        create(name, meta, space, args.storage, args.runs_dir)
     log = (lambda text: print(text, file=sys.stderr, flush=True))
-    results = run_sweep(args.stage, points, jobs=args.jobs, runs_dir=args.runs_dir, data_dir=args.data_dir,
-                        tag=tag, log=log)
+    log(f"study {name} ({'joined' if joined else 'new'}, {space.kind}, {trials} trials, "
+        f"{len(gpus) if gpus else args.jobs} workers, {describe(args.storage, args.runs_dir)})")
+    code = start_workers(name, args.storage, args.runs_dir, args.data_dir, jobs=args.jobs, gpus=gpus, log=log)
+    report = study_report(args.storage, args.runs_dir, name)
     if args.json:
-        print(json_line({"sweep_id": tag, "stage": args.stage, "keys": list(grid), "runs": results}))
+        print(json_line({**report, "sweep_id": name, "runs": compat_runs(report, space.to_json())}))
     else:
-        rows = [[*(r["point"][k] for k in grid), r.get("status"), (r.get("final") or {}).get("test_acc"),
-                 (r.get("best") or {}).get("test_acc"), (r.get("best") or {}).get("epoch"), r.get("run_id")]
-                for r in results]
-        print(f"sweep {tag} ({args.stage}, {len(results)} runs)")
-        print(render_table([*grid, "status", "final_test_acc", "best_test_acc", "best_epoch", "run"], rows))
-    if len(results) < len(points):
-        return 130
-    # a diverged point is a result of the experiment (the report's lr 0.5); a failed one is not
-    return 0 if all(r.get("status") in ("finished", "diverged") for r in results) else 1
+        print_report(report)
+    return exit_code(report, code == EXIT_INTERRUPTED)

@@ -24,7 +24,7 @@ from engine.store.liveness import effective_status
 from engine.store.records import RunRecord, is_clean
 
 INDEX_NAME = ".index.json"
-FORMAT = "nnlab-run-index/2"
+FORMAT = "nnlab-run-index/3"  # 3: status "pruned"
 MAX_INDEX_BYTES = 512 * 1024 * 1024
 SETTLE_NS = 3 * 10**9  # a run.json changed more recently than this is read from disk, not cached
 

@@ -11,6 +11,7 @@ import errno
 import gc
 import os
 import pickle
+import re
 import stat
 import warnings
 from dataclasses import dataclass
@@ -20,9 +21,19 @@ from typing import Any, Callable, TypeVar
 from engine.config import ConfigError
 from engine.events import METRIC_COLUMNS
 from engine.store.files import read_json, read_regular
-from engine.store.index import Entry, RunIndex, index_of, stat_key
+from engine.store.index import Entry, RunIndex, StatKey, index_of, stat_key
 from engine.store.liveness import effective_status, liveness
-from engine.store.records import RUN_ID_RE, STATUSES, RunRecord, as_listed, clean_run_json, is_number, safe_text
+from engine.store.records import (
+    RUN_ID_RE,
+    STATUSES,
+    RunRecord,
+    Summary,
+    as_listed,
+    clean_run_json,
+    is_finite,
+    is_number,
+    safe_text,
+)
 
 MAX_METRICS_BYTES = 64 * 1024 * 1024
 
@@ -59,7 +70,49 @@ def _run_json(run_dir: Path) -> dict[str, Any] | str:
 def _record(run_dir: Path, raw: dict[str, Any] | str) -> RunRecord:
     if isinstance(raw, str):
         return RunRecord.damaged(run_dir, raw)
-    return RunRecord.from_json(run_dir, raw, effective_status(raw))
+    status = effective_status(raw)
+    if status == "crashed":
+        return RunRecord.from_clean(run_dir, as_crashed(clean_run_json(run_dir, raw), str(run_dir)), status)
+    return RunRecord.from_json(run_dir, raw, status)
+
+
+# run folder -> (stat of its metrics.csv, the cleaned run.json it was read for, that run.json as its rows say)
+_crashed: dict[str, tuple[StatKey, dict[str, Any], dict[str, Any]]] = {}
+
+
+def as_crashed(clean: dict[str, Any], run_dir: str) -> dict[str, Any]:
+    """A crashed run's cleaned run.json, its summary and duration brought up to what it wrote: run.json is
+    refreshed about once a second, metrics.csv at every epoch, so a kill -9 leaves metrics.csv ahead. Only
+    crashed runs are read this way (a listing reads no other metrics file), each once while its metrics.csv
+    is unchanged."""
+    try:
+        key: StatKey | None = stat_key(os.stat(run_dir + os.sep + "metrics.csv", follow_symlinks=False))
+    except OSError:
+        key = None
+    hit = _crashed.get(run_dir)
+    if hit is not None and hit[0] == key and hit[1] is clean:
+        return hit[2]
+    out = clean
+    lines = _metrics_lines(Path(run_dir))
+    done = clean["summary"]["epochs_done"]
+    if len(lines) > done:
+        # run.json's summary is that of the first `done` rows: only the rows after them are parsed
+        then = _metrics_row(lines[done - 1]) if done > 0 else {"epoch": 0, "wall_time": 0.0}
+        rows = [row for line in lines[done:] if (row := _metrics_row(line)) is not None]
+        summary = Summary.from_clean(clean["summary"])
+        if then is None or then["epoch"] != done or [r["epoch"] for r in rows] != list(range(done + 1, done + 1 + len(rows))):
+            rows, summary = [], Summary.from_history(read_metrics(Path(run_dir)))  # not as written: all of them
+        for row in rows:
+            summary = summary.add(row)
+        recorded = clean.get("duration_s")
+        duration = float(recorded) if is_finite(recorded) else 0.0
+        if rows and then is not None:
+            duration += max(0.0, (rows[-1].get("wall_time") or 0.0) - (then.get("wall_time") or 0.0))
+        if summary.epochs_done > done:
+            out = {**clean, "summary": summary.to_json(), "duration_s": round(duration, 3)}
+    if key is not None:
+        _crashed[run_dir] = (key, clean, out)
+    return out
 
 
 def read_record(run_dir: Path) -> RunRecord:
@@ -154,6 +207,8 @@ def _record_of(index: RunIndex | None, run_dir: str, found: Found) -> RunRecord:
     if isinstance(found, RunRecord):
         return found
     status = found.status()
+    if status == "crashed":
+        return RunRecord.from_clean(Path(run_dir), as_crashed(found.clean, run_dir), status)
     if found.record is not None and found.record.status == status:
         return found.record
     record = RunRecord.from_clean(Path(run_dir), found.clean, status)
@@ -166,34 +221,51 @@ def _json_of(index: RunIndex | None, run_dir: str, found: Found) -> dict[str, An
     """The cleaned run.json object of a run found by _listed, as RunRecord.to_json gives it."""
     if isinstance(found, RunRecord):
         return found.to_json()
-    return as_listed(found.clean, run_dir, found.status())
+    status = found.status()
+    return as_listed(as_crashed(found.clean, run_dir) if status == "crashed" else found.clean, run_dir, status)
+
+
+SHORT_ID_RE = re.compile(r"^[0-9a-f]{4}$")
+RUN_REF_HELP = "a run id, a unique prefix of one, or the short id the TUI shows (its last 4 hex digits)"
 
 
 def resolve_run(runs_dir: str | os.PathLike, ref: str) -> Path:
-    """A run id or unique prefix -> its folder; ConfigError otherwise."""
+    """A run id, a unique prefix of one, or a short id (the id's last 4 hex digits, as the TUI shows it)
+    -> its folder; ConfigError otherwise (an ambiguous one names the candidates)."""
     root = Path(runs_dir)
     if not ref or "/" in ref or "\\" in ref or ref.startswith("."):
-        raise ConfigError(f"invalid run {ref!r} (allowed: a run id or a unique prefix of one; see `nnlab runs list`)")
+        raise ConfigError(f"invalid run {ref!r} (allowed: {RUN_REF_HELP}; see `nnlab runs list`)")
     try:
         names = [n for n in os.listdir(root) if not n.startswith(".")]
     except OSError:
         names = []
     if ref in names:
         return root / ref
-    hits = sorted(n for n in names if n.startswith(ref))
+    hits = {n for n in names if n.startswith(ref)}
+    if SHORT_ID_RE.match(ref.lower()):
+        hits.update(n for n in names if n.endswith("-" + ref.lower()) and RUN_ID_RE.match(n))
     if len(hits) == 1:
-        return root / hits[0]
+        return root / hits.pop()
     if not hits:
-        raise ConfigError(f"no run matches {ref!r} in {str(root)!r} "
-                          "(allowed: a run id or a unique prefix; see `nnlab runs list`)")
-    raise ConfigError(f"run {ref!r} is ambiguous: it matches {', '.join(hits[:5])}{' ...' if len(hits) > 5 else ''}")
+        raise ConfigError(f"no run matches {ref!r} in {str(root)!r} (allowed: {RUN_REF_HELP}; "
+                          "see `nnlab runs list`)")
+    shown = sorted(hits, reverse=True)
+    more = f" and {len(shown) - 10} more" if len(shown) > 10 else ""
+    raise ConfigError(f"run {ref!r} is ambiguous: it matches {len(shown)} runs: {', '.join(shown[:10])}{more} "
+                      "(give more of the id)")
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     """metrics.csv rows as dicts of floats (epoch int); torn or garbage lines are skipped."""
-    path = Path(run_dir) / "metrics.csv"
+    return [row for line in _metrics_lines(Path(run_dir)) if (row := _metrics_row(line)) is not None]
+
+
+def _metrics_lines(run_dir: Path) -> list[str]:
+    """The data lines of metrics.csv, unparsed (a torn last line left out); [] when it is unreadable or its
+    header is not the fixed columns."""
+    path = run_dir / "metrics.csv"
     try:
-        if Path(run_dir).is_symlink():
+        if run_dir.is_symlink():
             return []
         raw = read_regular(path, MAX_METRICS_BYTES)[:MAX_METRICS_BYTES]
     except OSError:
@@ -204,19 +276,21 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
         lines = lines[:-1]  # a torn last line: the writer is mid-row or was killed there
     if not lines or [c.strip() for c in lines[0].split(",")] != list(METRIC_COLUMNS):
         return []
-    rows: list[dict[str, Any]] = []
-    for line in lines[1:]:
-        cells = line.split(",")
-        if len(cells) != len(METRIC_COLUMNS):
-            continue
-        try:
-            row: dict[str, Any] = {"epoch": int(cells[0])}
-            for col, cell in zip(METRIC_COLUMNS[1:], cells[1:]):
-                row[col] = float(cell) if cell.strip() else None
-        except ValueError:
-            continue
-        rows.append(row)
-    return rows
+    return [line for line in lines[1:] if line]
+
+
+def _metrics_row(line: str) -> dict[str, Any] | None:
+    """One data line of metrics.csv as a row, None for garbage."""
+    cells = line.split(",")
+    if len(cells) != len(METRIC_COLUMNS):
+        return None
+    try:
+        row: dict[str, Any] = {"epoch": int(cells[0])}
+        for col, cell in zip(METRIC_COLUMNS[1:], cells[1:]):
+            row[col] = float(cell) if cell.strip() else None
+    except ValueError:
+        return None
+    return row
 
 
 def _check_run_dir(run_dir: Path) -> str:
@@ -265,14 +339,44 @@ def read_artifacts(run_dir: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
+class NoCheckpoint(ConfigError):
+    """A run has no checkpoints/last.pt (yet): it stopped before its first checkpoint was written."""
+
+
+def has_checkpoint(run_dir: Path) -> bool:
+    """True when the run has a checkpoints/last.pt (whole or not: load_checkpoint says)."""
+    return os.path.lexists(Path(run_dir) / "checkpoints" / "last.pt")
+
+
+def checkpoint_source(run_dir: Path) -> Path | None:
+    """The run whose checkpoint a resume of `run_dir` starts from: the run itself when it has one; else, for
+    a run resumed from another and stopped before its own first checkpoint, the nearest run up its
+    resumed_from chain that has one (the state it started from); None when no run has one (the run is then
+    trained again from epoch 1)."""
+    run_dir = Path(run_dir)
+    current, seen = run_dir, {run_dir.name}
+    while not has_checkpoint(current):
+        earlier = read_record(current).resumed_from
+        if not earlier or earlier in seen or not RUN_ID_RE.match(earlier):
+            return None
+        seen.add(earlier)
+        current = run_dir.parent / earlier
+        if current.is_symlink() or not current.is_dir():
+            return None
+    return current
+
+
 def load_checkpoint(run_dir: Path) -> dict[str, Any]:
-    """checkpoints/last.pt with weights_only=True; ConfigError when absent, hostile or damaged."""
+    """checkpoints/last.pt with weights_only=True; NoCheckpoint when absent, ConfigError when hostile or
+    damaged."""
     path = Path(run_dir) / "checkpoints" / "last.pt"
     name = _check_run_dir(run_dir)
     if path.is_symlink() or (Path(run_dir) / "checkpoints").is_symlink():
         raise ConfigError(f"run {name}: its checkpoint is a symlink (refused)")
+    if not os.path.lexists(path):
+        raise NoCheckpoint(f"run {name} has no checkpoint (it stopped before its first one was written)")
     if not path.is_file():
-        raise ConfigError(f"run {name} has no checkpoint to resume from (it stopped before its first epoch ended)")
+        raise ConfigError(f"run {name}: its checkpoint is damaged (checkpoints/last.pt is not a file)")
     import torch
 
     try:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Collection, Mapping, Sequence, TypeGuard
 
 RUN_ID_RE = re.compile(r"^\d{8}-\d{6}-[a-z0-9][a-z0-9-]{0,40}-[0-9a-f]{4}$")
-STATUSES = ("running", "finished", "diverged", "interrupted", "failed")
+STATUSES = ("running", "finished", "diverged", "interrupted", "failed", "pruned")
 USER_FIELDS = ("name", "tags", "notes")  # edited by users while a run may be writing
 # the metrics of a summary's "best", and whether higher is better
 BEST_OF = (("test_acc", True), ("train_acc", True), ("test_loss", False), ("train_loss", False))

@@ -86,12 +86,18 @@ class SVMRunner:
 
         grid = course_grid()
         shape = (GRID_N, GRID_N)
+        if isinstance(self.model, SVC):
+            support = self.model.support_
+        else:  # LinearSVC keeps no support vectors: the points on or inside the margin, y f(x) <= 1
+            signed = np.where(self.data.y_train == 1, 1.0, -1.0) * self.model.decision_function(self.data.x_train)
+            support = np.flatnonzero(signed <= 1.0)
         return {
             "points": {"kind": "points", "train": rows(self.data.x_train, self.data.y_train),
                        "test": rows(self.data.x_test, self.data.y_test)},
             "regions": {"kind": "boundary", "epoch": epoch, "lo": GRID_LO, "hi": GRID_HI, "n": GRID_N,
                         "prob": self.model.predict(grid).reshape(shape).astype(int).tolist(),
-                        "decision": np.round(self.model.decision_function(grid), 4).reshape(shape).tolist()},
+                        "decision": np.round(self.model.decision_function(grid), 4).reshape(shape).tolist(),
+                        "support": [int(i) for i in support]},
         }
 
     def state_dict(self) -> dict[str, Any]:

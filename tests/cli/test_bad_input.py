@@ -64,15 +64,6 @@ def test_garbage_mat_file(cli, tmp_path):
     assert_bad(cli("run", "circles-optim", f"dataset={bad}"), "dataset", "garbage.mat", runs_dir=cli.runs_dir)
 
 
-def test_unreadable_mat_file(cli, tmp_path):
-    if os.geteuid() == 0:
-        pytest.skip("root reads any file")
-    bad = tmp_path / "locked.mat"
-    scipy.io.savemat(bad, {"Xtrain": [[0.0, 1.0]]})
-    bad.chmod(0)
-    assert_bad(cli("run", "circles-optim", f"dataset={bad}"), "dataset", "locked.mat", runs_dir=cli.runs_dir)
-
-
 def test_wrong_format_mat_file(cli, tmp_path):
     wrong = tmp_path / "wrong.mat"
     scipy.io.savemat(wrong, {"images": [[1.0, 2.0]], "labels": [1]})

@@ -1,5 +1,7 @@
 """stages, summary, --config and the offline data messages, through the real CLI."""
 import json
+import select
+import time
 
 
 def test_stages_json_lists_every_stage_with_defaults(cli):
@@ -54,6 +56,7 @@ def test_cifar_offline_says_where_files_go_and_suggests_digits(cli):
     assert result.returncode == 2
     line = result.stderr.strip()
     assert "\n" not in line and "dataset=digits" in line and "cifar-10-batches-py" in line
+    assert not cli.runs_dir.exists() or not [p for p in cli.runs_dir.iterdir() if not p.name.startswith(".")]
 
 
 def test_terminal_gets_a_progress_bar(cli):
@@ -72,7 +75,12 @@ def test_terminal_gets_a_progress_bar(cli):
                             stdin=child, stdout=child, stderr=child, env=env, cwd=ROOT)
     os.close(child)
     chunks = []
-    while True:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if not select.select([main], [], [], 1.0)[0]:
+            if proc.poll() is not None:
+                break
+            continue
         try:
             data = os.read(main, 4096)
         except OSError:

@@ -86,6 +86,7 @@ def test_sweep_runs_grid_tagged_and_tabled(cli):
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert len(out["runs"]) == 4
+    assert out["study"] == out["sweep_id"] and sorted(t["state"] for t in out["trials"]) == ["complete"] * 4
     points = {(r["point"]["lr"], r["point"]["batch_size"]) for r in out["runs"]}
     assert points == {("0.001", "10"), ("0.001", "50"), ("0.03", "10"), ("0.03", "50")}
     listed = json.loads(cli("runs", "list", "--json").stdout)

@@ -15,6 +15,7 @@ from engine.data import load_images
 from engine.data.cifar import load_cifar10
 from engine.data.digits import load_digits32
 from engine.stages import resolve_config
+from engine.train import train
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
@@ -119,6 +120,12 @@ def test_missing_cifar_without_network_names_the_folder_and_digits(tmp_path, mon
     assert "\n" not in message
     assert "dataset=digits" in message
     assert os.path.join(str(tmp_path / "data"), "cifar-10-batches-py") + "/" in message
+    # through the training loop (what `nnlab run` and the TUI call): the error comes before any run folder
+    config = resolve_config("cifar-base", {"dataset": "cifar10", "device": "cpu", "epochs": 1})
+    with pytest.raises(ConfigError, match="dataset=digits"):
+        train(config, runs_dir=str(tmp_path / "runs"), data_dir=str(tmp_path / "data"))
+    runs = tmp_path / "runs"
+    assert not runs.exists() or [p.name for p in runs.iterdir() if not p.name.startswith(".")] == []
 
 
 def test_digits_offline():

@@ -61,6 +61,29 @@ def test_resume_after_two_epochs_gives_the_uninterrupted_metrics():
     assert fit(resumed, 2, start=3) == straight[2:]
 
 
+@pytest.mark.parametrize("optimizer,scheduler,lr", [("momentum", "step", 0.05), ("adam", "cosine", 0.001),
+                                                     ("rmsprop", "step", 0.001)])
+def test_resume_restores_optimizer_and_scheduler_state(optimizer, scheduler, lr):
+    """Momentum buffers, Adam/RMSprop moments and the scheduler's epoch count all shape the epochs after a
+    resume: dropping any of them (or loading only param_groups) changes the metrics after the resume point.
+    step_size=3 with a resume after epoch 2 puts the step decay after the resume point."""
+    kw = dict(epochs=5, limit_train=96, limit_test=60, batch_size=32, optimizer=optimizer, lr=lr,
+              scheduler=scheduler, step_size=3, gamma=0.5)
+    straight = fit(runner("cifar-base", **kw), 5)
+    assert len({row["lr"] for row in straight}) > 1  # the schedule changes the lr after the resume point
+
+    first = runner("cifar-base", **kw)
+    fit(first, 2)
+    buf = io.BytesIO()
+    torch.save(first.state_dict(), buf)
+    buf.seek(0)
+    state = torch.load(buf, weights_only=True)
+    assert state["optimizer"]["state"], "the optimizer keeps per-parameter state"
+    resumed = runner("cifar-base", **kw)
+    resumed.load_state_dict(state)
+    assert fit(resumed, 3, start=3) == straight[2:]
+
+
 def test_artifacts():
     r = runner("cifar-norm", epochs=1, limit_train=64, batch_size=32)
     r.train_epoch(1, lambda i: False)
@@ -90,12 +113,27 @@ def test_stop_request_abandons_the_epoch():
     assert seen == [1, 2]
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "rmsprop", "adam"])
+OPTIMIZER_KINDS = {  # name -> (torch class, extra settings, per-parameter state keys after a step)
+    "sgd": (torch.optim.SGD, {"momentum": 0, "nesterov": False}, set()),
+    "momentum": (torch.optim.SGD, {"momentum": 0.9, "nesterov": False}, {"momentum_buffer"}),
+    "nesterov": (torch.optim.SGD, {"momentum": 0.9, "nesterov": True}, {"momentum_buffer"}),
+    "rmsprop": (torch.optim.RMSprop, {}, {"step", "square_avg"}),
+    "adam": (torch.optim.Adam, {}, {"step", "exp_avg", "exp_avg_sq"}),
+}
+
+
+@pytest.mark.parametrize("optimizer", list(OPTIMIZER_KINDS))
 def test_optimizers_train(optimizer):
     lr = 0.001 if optimizer in ("rmsprop", "adam") else 0.05
     r = runner("cifar-batchnorm", optimizer=optimizer, lr=lr, limit_train=64, limit_test=50, batch_size=32)
     row = r.train_epoch(1, lambda i: False)
     assert torch.isfinite(torch.tensor(row["train_loss"]))
+    kind, settings, state_keys = OPTIMIZER_KINDS[optimizer]
+    assert type(r.optimizer) is kind, r.optimizer
+    group = r.optimizer.param_groups[0]
+    assert group["lr"] == lr and {k: group[k] for k in settings} == settings
+    states = [r.optimizer.state[p] for p in r.model.parameters()]
+    assert {k for s in states for k, v in s.items() if v is not None} == state_keys
 
 
 @pytest.mark.parametrize("scheduler,lrs", [

@@ -14,6 +14,7 @@ from engine.data.mat import load_mat
 from engine.data.mnist import load_mnist
 from engine.mlp.runner import build
 from engine.stages import resolve_config
+from engine.train import train
 
 COURSE_CIRCLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "circles.mat"
 
@@ -195,6 +196,11 @@ def test_missing_mnist_is_a_config_error(tmp_path, no_download):
     assert "\n" not in message and message.startswith("invalid value for dataset: 'mnist'")
     assert "dataset=digits" in message and str(tmp_path / "data" / "MNIST" / "raw") in message
     assert "no network in tests" in message
+    # through the training loop (what `nnlab run` and the TUI call): the error comes before any run folder
+    with pytest.raises(ConfigError, match="dataset=digits"):
+        train(config, runs_dir=str(tmp_path / "runs"), data_dir=str(tmp_path / "data"))
+    runs = tmp_path / "runs"
+    assert not runs.exists() or [p.name for p in runs.iterdir() if not p.name.startswith(".")] == []
 
 
 def test_mnist_batch_size_checked_against_files(tmp_path, no_download):

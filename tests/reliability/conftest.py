@@ -128,7 +128,7 @@ def background(tmp_path):
 
 
 def _mount(*args: str) -> bool:
-    return subprocess.run(["mount", *args], capture_output=True).returncode == 0
+    return subprocess.run(["mount", *args], capture_output=True, timeout=30).returncode == 0
 
 
 @pytest.fixture
@@ -143,4 +143,4 @@ def mounts():
 
     yield mount
     for target in reversed(done):
-        subprocess.run(["umount", "-l", target], capture_output=True)
+        subprocess.run(["umount", "-l", target], capture_output=True, timeout=30)

@@ -1,6 +1,7 @@
 """Point 5: runs started at once into one runs dir give complete, distinct records; listing while they
 write never fails."""
 import json
+import time
 
 from engine.stages import resolve_config
 from engine.store import RunWriter, list_runs, load_checkpoint, read_metrics, writer
@@ -12,7 +13,8 @@ EPOCHS = 80
 def test_four_runs_at_once_and_listing_while_they_write(background, tmp_path):
     runs = [background("run", "circles-optim", f"epochs={EPOCHS}", f"seed={i}") for i in range(4)]
     calls, seen_running = 0, set()
-    while any(r.proc.poll() is None for r in runs):
+    deadline = time.monotonic() + 240
+    while any(r.proc.poll() is None for r in runs) and time.monotonic() < deadline:
         listed = run_cli("runs", "list", "--json", runs_dir=background.runs_dir, timeout=30)
         assert listed.returncode == 0, listed.stderr
         records = json.loads(listed.stdout)  # valid JSON every time

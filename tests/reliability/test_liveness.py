@@ -15,13 +15,13 @@ def test_this_process_is_alive_and_its_age_is_known():
     age = process_age_s()
     assert age is not None and age >= 0
     child = subprocess.run([sys.executable, "-c", "from engine.store import process_age_s; print(process_age_s())"],
-                           capture_output=True, text=True, check=True)
+                           capture_output=True, text=True, check=True, timeout=60)
     assert 0 <= float(child.stdout) < 30  # a process just started is seconds old
 
 
 def test_a_finished_child_and_nonsense_pids_are_not_alive():
     child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
+    child.wait(timeout=60)
     assert not pid_alive(child.pid)
     for pid in (None, 0, -1, True, "123", 2**80):
         assert not pid_alive(pid)
@@ -39,4 +39,4 @@ def test_a_child_killed_but_not_reaped_is_not_alive():
         assert not pid_alive(child.pid, start)
     finally:
         child.kill()
-        child.wait()
+        child.wait(timeout=60)

@@ -47,15 +47,68 @@ def test_palette_reaches_every_screen_action(runs_dir):
     asyncio.run(main())
 
 
-def test_ansi_theme_available(runs_dir):
+# ------------------------------------------------------------------------- every key listed works where it is
+class RecordingApp(NNLabApp):
+    """The real app, whose key bindings are resolved by Textual as usual, but whose actions are only noted
+    (so that every key can be pressed in every place without one key's action moving the next one)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fired: list[tuple[str, object]] = []
+
+    async def run_action(self, action, default_namespace=None, namespaces=None) -> bool:
+        if isinstance(action, str):
+            self.fired.append((action, default_namespace))
+            return True
+        return await super().run_action(action, default_namespace, namespaces)
+
+
+def text_key(key: str) -> bool:
+    """A key a text field keeps for itself, as it should: one that types a character, or enter (which ends
+    the field; help says so)."""
+    from textual.keys import _character_to_key
+
+    return len(key) == 1 or key in {_character_to_key(c) for c in "?/[]#"} or key in ("space", "enter")
+
+
+def test_every_key_in_help_fires_with_focus_anywhere_on_its_screen(runs_dir):
+    """For each screen, each focusable widget: every binding help lists for the screen (and under
+    'everywhere') fires its own action from there, by each of its keys, except in a text field a key that
+    types (or enter, which ends the field): help says to use the f-keys there or leave the field. ctrl+d in a Lab field failed this."""
+    from textual.widgets import Input
+    from tui_canned import populate
+
+    from tui.keymap import EVERYWHERE, SCREENS
+
+    ids = populate(runs_dir)
+    listed = dict(SECTIONS)
+
     async def main():
-        app = NNLabApp(runs_dir=str(runs_dir))
+        app = RecordingApp(runs_dir=str(runs_dir), data_dir="datasets")
         app.devices = dict(DEVICES)
-        async with app.run_test(size=(80, 24)) as pilot:
-            assert "ansi-dark" in app.available_themes
-            while app.theme != "ansi-dark":
-                await pilot.press("ctrl+t")
-            await pilot.press("2")
-            await pilot.pause()
+        app.compare_ids = ids[:2]
+        problems = []
+        async with app.run_test(size=(120, 36)) as pilot:
+            for title, mode, bindings in SCREENS:
+                await NNLabApp.run_action(app, f"goto('{mode}')")
+                for _ in range(100):
+                    await pilot.pause(0.05)
+                    if getattr(app.screen, "form_ready", True) and (mode != "history" or app.screen.shown):
+                        break
+                screen = app.screen
+                for widget in [*screen.focus_chain, None]:  # None: no widget has the focus
+                    screen.set_focus(widget)
+                    await pilot.pause()
+                    for binding in [*listed[EVERYWHERE], *bindings]:
+                        for key in binding.key.split(","):
+                            if isinstance(widget, Input) and text_key(key):
+                                continue
+                            app.fired.clear()
+                            await pilot.press(key)
+                            await pilot.pause()
+                            if not any(action == binding.action for action, _ in app.fired):
+                                problems.append(f"{title}: {key} ({binding.description}) with focus in "
+                                                f"{type(widget).__name__}#{widget.id} ran {app.fired}")
+        assert not problems, "\n".join(problems)
 
     asyncio.run(main())

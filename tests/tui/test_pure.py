@@ -103,3 +103,36 @@ def test_history_columns_fit_80_and_show_all_when_wide():
         assert sum(w for _, _, w in cols) + len(cols) - 1 + 2 <= width  # one space between, room for a scrollbar
         assert dict((k, w) for k, _, w in cols)["name"] >= NAME_MIN
     assert [k for k, _, _ in table_columns(200)][-3:] == ["time", "date", "tags"]
+
+
+def test_key_value_search_is_exact_and_other_text_fuzzy():
+    from tui.fuzzy import Query, same_value
+
+    rec = RunRecord(id="20250306-100002-circles-nn-ff02", run_dir=Path("x"), status="finished", stage="circles-nn",
+                    name="sweep-x lr=0.3")
+    configs = {0.3: {"stage": "circles-nn", "lr": 0.3, "augment": True}, 0.03: {"stage": "circles-nn", "lr": 0.03},
+               0.35: {"stage": "circles-nn", "lr": 0.35}, 0.001: {"stage": "circles-nn", "lr": 0.001}}
+    query = Query.parse("lr=0.3")
+    assert [lr for lr, config in configs.items() if query.matches(rec, lambda r, c=config: c)] == [0.3]
+    assert Query.parse("lr=0.30 stage:circles").matches(rec, lambda r: configs[0.3])
+    assert not Query.parse("lr=0.3").matches(rec)  # no config to look in: no match
+    assert not Query.parse("kernel=rbf").matches(rec, lambda r: configs[0.3])  # a key the run does not have
+    assert same_value(True, "true") and same_value(True, "True") and not same_value(True, "false")
+    assert same_value(10, "10") and not same_value(10, "1") and not same_value(0.3, "fast")
+    assert matches(rec, "sweep 0.3")  # free text stays fuzzy
+
+
+def test_run_label_says_what_differs():
+    from tui.format import run_label
+
+    sweep = RunRecord(id="20250306-100002-circles-nn-ff02", run_dir=Path("x"), status="finished",
+                      stage="circles-nn", name="sweep-20250306-100000-abcd lr=0.3",
+                      tags=("sweep-20250306-100000-abcd",))
+    assert run_label(sweep, {"lr": "0.3"}) == "lr=0.3"
+    plain = RunRecord(id="20250306-100002-circles-nn-4e0b", run_dir=Path("x"), status="finished",
+                      stage="circles-nn", name="20250306-100002-circles-nn-4e0b")
+    assert run_label(plain, {"lr": "0.1", "epochs": "5"}) == "#4e0b lr=0.1 epochs=5"
+    assert run_label(plain, {}) == "#4e0b"
+    named = RunRecord(id="20250306-100002-circles-nn-4e0b", run_dir=Path("x"), status="finished",
+                      stage="circles-nn", name="my run")
+    assert run_label(named, {"lr": "0.1"}) == "my run lr=0.1"

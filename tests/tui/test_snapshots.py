@@ -84,11 +84,17 @@ def test_train_cnn_panels(snap_compare, runs_dir, view_presses):
 
 
 def test_history(snap_compare, runs_dir):
-    populate(runs_dir)
+    ids = populate(runs_dir)
 
     async def run_before(pilot):
         await pilot.press("3")
         await wait_for(pilot, lambda: len(getattr(pilot.app.screen, "shown", [])) == 7)
+        # off the damaged run (the newest, first) onto a 20-epoch run whose test accuracy peaks before its end
+        for _ in range(7):
+            if pilot.app.screen.current_id() == ids[1]:
+                break
+            await pilot.press("down")
+        await wait_for(pilot, lambda: pilot.app.screen.current_id() == ids[1])
 
     assert snap_compare(make_app(runs_dir), terminal_size=LARGE, run_before=run_before)
 
@@ -157,3 +163,56 @@ def test_help(snap_compare, runs_dir):
         await pilot.press("question_mark")
 
     assert snap_compare(make_app(runs_dir), terminal_size=LARGE, run_before=run_before)
+
+
+# ---- themes: ctrl+t cycles them all (a bounded number of presses); the ANSI ones keep the terminal's colours
+
+TERMINAL_COLOURS = {"DEFAULT", "STANDARD", "WINDOWS"}  # the terminal's default colours and its 16-colour palette
+
+
+def colour_kinds(app) -> set[str]:
+    """The kinds of colour (rich ColorType names) in what the app draws now: the screen's rendered cells."""
+    kinds = set()
+    for strip in app.screen._compositor.render_strips():
+        for segment in strip:
+            if segment.style:
+                kinds.update(c.type.name for c in (segment.style.color, segment.style.bgcolor) if c is not None)
+    return kinds
+
+
+def test_theme_cycle_and_ansi_themes_use_the_terminal_palette(runs_dir):
+    import asyncio
+
+    async def main():
+        app = make_app(runs_dir)
+        async with app.run_test(size=SMALL) as pilot:
+            await lab_ready(pilot)
+            cycle = [t for t in app.THEMES_CYCLE if t in app.available_themes]
+            assert {"ansi-dark", "ansi-light"} <= set(cycle)
+            start = cycle.index(app.theme)
+            seen = []
+            for _ in range(len(cycle)):  # each press moves one step; len(cycle) presses come back to the start
+                await pilot.press("ctrl+t")
+                seen.append(app.theme)
+            assert seen == [cycle[(start + k) % len(cycle)] for k in range(1, len(cycle) + 1)]
+
+            assert "TRUECOLOR" in colour_kinds(app)  # textual-dark draws RGB: the check below can see it
+            for theme in ("ansi-dark", "ansi-light"):
+                while app.theme != theme and len(seen) < 3 * len(cycle):  # bounded: at most two more rounds
+                    await pilot.press("ctrl+t")
+                    seen.append(app.theme)
+                await pilot.pause()
+                assert app.theme == theme, seen
+                kinds = colour_kinds(app)
+                assert kinds and kinds <= TERMINAL_COLOURS, (theme, "Lab", kinds)
+                await pilot.press("question_mark")
+                await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "HelpScreen")
+                kinds = colour_kinds(app)
+                assert kinds and kinds <= TERMINAL_COLOURS, (theme, "Help", kinds)
+                await pilot.press("escape")
+                await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "LabScreen")
+            await pilot.press("2")  # another screen keeps the theme
+            await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "TrainScreen")
+            assert app.theme == "ansi-light"
+
+    asyncio.run(main())

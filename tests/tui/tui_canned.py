@@ -12,18 +12,34 @@ from engine.stages import STAGES
 DEVICES = {"auto": True, "cpu": True, "cuda": False, "mps": False}
 
 
-def curve(epochs: int, final_acc: float, lr: float = 0.03, diverge_at: int | None = None) -> list[dict[str, Any]]:
+def curve(epochs: int, final_acc: float, lr: float = 0.03, diverge_at: int | None = None,
+          peak: float | None = None) -> list[dict[str, Any]]:
+    """Rising accuracy and falling loss; with `peak` (a fraction of the run) the test curves overfit after it:
+    test accuracy falls and test loss rises again while the train curves keep improving, so that the best
+    test values are not the last ones."""
+    def acc_at(t: float) -> float:
+        return 0.5 + (final_acc - 0.5) * (1 - math.exp(-4 * t))
+
+    def loss_at(t: float) -> float:
+        return 0.7 * math.exp(-2.5 * t) + 0.12
+
     rows = []
     for e in range(1, epochs + 1):
         t = e / epochs
-        acc = 0.5 + (final_acc - 0.5) * (1 - math.exp(-4 * t))
-        loss = 0.7 * math.exp(-2.5 * t) + 0.12
+        acc, loss = acc_at(t), loss_at(t)
+        train_acc, train_loss = min(1.0, acc + 0.02), loss * 0.95
+        if peak is not None and t > peak:
+            past = (t - peak) / (1 - peak)
+            acc, loss = acc_at(peak) - 0.05 * past, loss_at(peak) + 0.08 * past
         if diverge_at is not None and e >= diverge_at:
-            loss = float("nan")
-        rows.append({"epoch": e, "train_loss": round(loss * 0.95, 4), "train_acc": round(min(1, acc + 0.02), 4),
+            loss = train_loss = float("nan")
+        rows.append({"epoch": e, "train_loss": round(train_loss, 4), "train_acc": round(train_acc, 4),
                      "test_loss": round(loss, 4), "test_acc": round(acc, 4), "lr": lr,
                      "wall_time": round(0.25 * e, 3)})
     return rows
+
+
+PEAK = 0.7  # the saved runs' test curves peak at 70 % of their epochs (best != last)
 
 
 def boundary(epoch: int, radius: float = 0.7) -> dict[str, Any]:
@@ -96,17 +112,17 @@ def populate(runs_dir: Path) -> list[str]:
     """A run store with every kind of row History must show."""
     ids = []
     ids.append(write_run(runs_dir, "20250301-101500-circles-nn-aa01", overrides={"lr": 0.1},
-                         rows=curve(20, 0.945, 0.1), name="nn lr 0.1", tags=["baseline"]).name)
+                         rows=curve(20, 0.945, 0.1, peak=PEAK), name="nn lr 0.1", tags=["baseline"]).name)
     ids.append(write_run(runs_dir, "20250301-102000-circles-nn-aa02", overrides={"lr": 0.03},
-                         rows=curve(20, 0.91), name="nn lr 0.03", tags=["baseline"], notes="slower").name)
+                         rows=curve(20, 0.91, peak=PEAK), name="nn lr 0.03", tags=["baseline"], notes="slower").name)
     ids.append(write_run(runs_dir, "20250302-090000-circles-manual-bb01", stage="circles-manual",
                          status="diverged", overrides={"lr": 0.5}, rows=curve(4, 0.5, 0.5, diverge_at=4)).name)
     ids.append(write_run(runs_dir, "20250302-091000-circles-optim-bb02", stage="circles-optim", status="running",
-                         rows=curve(6, 0.8), epochs=150).name)
+                         rows=curve(6, 0.8, peak=PEAK), epochs=150).name)
     ids.append(write_run(runs_dir, "20250302-092000-circles-autograd-bb03", stage="circles-autograd",
-                         status="running", host=_this_host(), pid=2**22 + 12345, rows=curve(3, 0.7)).name)
+                         status="running", host=_this_host(), pid=2**22 + 12345, rows=curve(3, 0.7, peak=PEAK)).name)
     ids.append(write_run(runs_dir, "20250303-080000-mnist-mlp-cc01", stage="mnist-mlp", status="interrupted",
-                         overrides={"dataset": "digits"}, rows=curve(5, 0.93)).name)
+                         overrides={"dataset": "digits"}, rows=curve(5, 0.93, peak=PEAK)).name)
     damaged = Path(runs_dir) / "20250304-080000-cifar-base-dd01"
     damaged.mkdir()
     (damaged / "run.json").write_text("{not json")
@@ -118,11 +134,11 @@ def populate_cifar_and_sweep(runs_dir: Path) -> None:
     accs = {"cifar-base": 0.727, "cifar-norm": 0.752, "cifar-augment": 0.814, "cifar-scheduler": 0.82,
             "cifar-dropout": 0.83, "cifar-batchnorm": 0.85}
     for i, (stage, acc) in enumerate(accs.items()):
-        write_run(runs_dir, f"20250305-0{i}0000-{stage}-ee0{i}", stage=stage, rows=curve(8, acc, 0.1),
+        write_run(runs_dir, f"20250305-0{i}0000-{stage}-ee0{i}", stage=stage, rows=curve(8, acc, 0.1, peak=PEAK),
                   overrides={"dataset": "digits"})
     for i, lr in enumerate((0.001, 0.1, 0.3, 0.5)):
         write_run(runs_dir, f"20250306-10000{i}-circles-nn-ff0{i}", overrides={"lr": lr},
-                  rows=curve(12, 0.55 + 0.1 * i, lr), tags=["sweep-20250306-100000-abcd"],
+                  rows=curve(12, 0.55 + 0.1 * i, lr, peak=PEAK), tags=["sweep-20250306-100000-abcd"],
                   name=f"sweep-20250306-100000-abcd lr={lr}")
 
 

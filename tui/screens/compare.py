@@ -1,7 +1,7 @@
 """Compare screen: 2 to 8 runs overlaid, plus the ablation and sweep views.
 
-Curves: stable colours (a run keeps its colour while you change views), x by epoch or wall
-time, causal EMA smoothing drawn over the faded raw curve, log y. The views themselves are
+Curves: stable colours and markers (a run keeps both while you change views), x by epoch or wall
+time, causal EMA smoothing drawn over the raw curve (grey, its own marker), log y. The views themselves are
 widgets (tui.widgets.compare_views); this screen holds the runs, the plot settings and the keys.
 """
 from __future__ import annotations
@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Header, Static
 
 from engine.store import LoadedRun, list_runs
+from tui.figure_actions import compare_figure, save_figure
 from tui.keymap import COMPARE
 from tui.widgets.compare_views import AblationView, PlotSettings, RunsView, SweepView, loaded
 
@@ -57,7 +58,9 @@ class CompareScreen(Screen):
             self.load_runs()
 
     def _poll(self) -> None:
-        if self.is_current and any(r.record.status == "running" for r in self.records):
+        # reload while a run is going, or when a run was deleted elsewhere (another TUI, `nnlab runs rm`)
+        if self.is_current and any(r.record.status == "running" or not r.record.run_dir.is_dir()
+                                   for r in self.records):
             self.load_runs()
 
     def load_runs(self) -> None:
@@ -117,3 +120,6 @@ class CompareScreen(Screen):
         else:
             self.sweep_index += step
         self.redraw()
+
+    def action_save_figure(self) -> None:
+        save_figure(self, compare_figure(self))

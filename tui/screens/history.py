@@ -28,13 +28,16 @@ from engine.store import (
     restore_from_trash,
     update_record,
 )
+from tui.figure_actions import history_figure, save_figure, show_reproduce_command
 from tui.fuzzy import Query
 from tui.keymap import HISTORY
 from tui.widgets.dialogs import PromptScreen
 from tui.widgets.run_preview import RunPreview
-from tui.widgets.runs_table import RunsTable
+from tui.widgets.runs_table import CONFIGS, RunsTable
 
 POLL_S = 1.5
+RESUMABLE = ("interrupted", "crashed")
+CONFIGS_INLINE = 200  # a key=value search reads up to this many missing configs at once, more in a thread
 HEAD = 100  # runs shown at once when the screen opens, before the whole store is listed
 SORTS = ("date", "stage", "name", "status", "best", "last", "epochs", "duration")
 DESCENDING = ("date", "best", "last", "epochs", "duration")  # the sorts that start with the largest
@@ -78,6 +81,10 @@ class RunsListed(Message):
         self.complete = complete
 
 
+class ConfigsRead(Message):
+    """The configs a key=value search needs are read: filter again."""
+
+
 class HistoryScreen(Screen):
     SUB_TITLE = "3 History: saved runs"
     BINDINGS = HISTORY
@@ -96,10 +103,12 @@ class HistoryScreen(Screen):
         self._listing = False  # a listing is under way (one at a time: each takes a CPU)
         self.complete = False  # the whole store was listed (until then: its newest runs)
         self.frozen = False
+        self._reading_configs = False  # a thread is reading the configs a key=value search needs
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Input(placeholder="/ search (fuzzy; stage:… status:… tag:… name:…)", id="history-search")
+        yield Input(placeholder="/ search (fuzzy; stage:… status:… tag:… name:…; lr=0.1 exact)",
+                    id="history-search")
         yield Static(id="history-filters", markup=False)
         yield RunsTable(id="history-table")
         yield RunPreview(id="history-bottom")
@@ -144,6 +153,9 @@ class HistoryScreen(Screen):
     def on_runs_listed(self, message: RunsListed) -> None:
         self.complete = message.complete
         self.runs = message.runs
+        if message.complete:  # runs deleted elsewhere (another TUI, `nnlab runs rm`) lose their marks
+            listed = {r.id for r in message.runs}
+            self.marked[:] = [i for i in self.marked if i in listed]
         self.refresh_table()
         if not message.complete:
             self.call_after_refresh(self.poll)
@@ -156,11 +168,32 @@ class HistoryScreen(Screen):
     def visible(self) -> list[RunRecord]:
         query = Query.parse(self.query_text)
         stage, status, tag = self.filters["stage"], self.filters["status"], self.filters["tag"]
+        config_of = CONFIGS.cached
+        if query.values:  # key=value needs the saved configs: read the missing ones in a thread, then again
+            missing = [r for r in self.runs if not CONFIGS.has(r)]
+            if len(missing) <= CONFIGS_INLINE:
+                config_of = CONFIGS.config
+            elif not self._reading_configs:
+                self._reading_configs = True
+                self._read_configs(missing)
         rows = [r for r in self.runs
                 if (not stage or r.stage == stage) and (not status or r.status == status)
-                and (not tag or tag in r.tags) and query.matches(r)]
+                and (not tag or tag in r.tags) and query.matches(r, config_of)]
         rows.sort(key=sort_key(self.sort), reverse=self.descending)
         return rows
+
+    @work(thread=True, group="history-configs")
+    def _read_configs(self, records: list[RunRecord]) -> None:
+        """Read the saved configs a key=value search needs (10,000 take about a second), off the UI thread."""
+        try:
+            for record in records:
+                CONFIGS.config(record)
+        finally:
+            self.post_message(ConfigsRead())
+
+    def on_configs_read(self, message: ConfigsRead) -> None:
+        self._reading_configs = False
+        self.refresh_table()
 
     def refresh_table(self) -> None:
         self.shown = self.visible()
@@ -345,6 +378,21 @@ class HistoryScreen(Screen):
         if config is not None:
             self.app.run_again(config)  # type: ignore[attr-defined]
 
+    def action_resume(self) -> None:
+        record = self._editable()
+        if record is None:
+            return
+        if record.status not in RESUMABLE:
+            self.notify(f"only an interrupted or crashed run can be resumed (this one is {record.status}); "
+                        "a: run it again", severity="warning")
+            return
+        self.app.resume_run(str(record.run_dir))  # type: ignore[attr-defined]
+
+    def action_open(self) -> None:
+        record = self._editable()
+        if record is not None:
+            self.app.open_run(str(record.run_dir))  # type: ignore[attr-defined]
+
     def action_edit(self) -> None:
         config = self._config()
         if config is not None:
@@ -353,3 +401,11 @@ class HistoryScreen(Screen):
     def action_reload(self) -> None:
         self.runs = []
         self.poll()
+
+    def action_save_figure(self) -> None:
+        save_figure(self, history_figure(self))
+
+    def action_reproduce(self) -> None:
+        record = self._editable()
+        if record is not None:
+            show_reproduce_command(self, record.run_dir, record.id)

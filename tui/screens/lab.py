@@ -20,6 +20,7 @@ from textual.widgets import Footer, Header, Input, OptionList, RadioButton, Radi
 from textual.widgets.option_list import Option
 
 from engine.config import ConfigError
+from engine.precheck import precheck
 from engine.stages import STAGES, Stage, resolve_config
 from tui.keymap import LAB
 
@@ -37,7 +38,7 @@ def teaches_renderable(text: str):
 DEVICES = ("auto", "cpu", "cuda", "mps")
 NAME_HELP = "optional: shown in History instead of the run id"
 ACTIONS = ("[@click=screen.start][b reverse $success] \u25b6 Start run [/][/] ctrl+r     "
-           "[@click=screen.defaults][reverse] Defaults [/][/] ctrl+d")
+           "[@click=screen.defaults][reverse] Defaults [/][/] ctrl+o")
 STAGES_HINT = "up/down: pick a stage   enter: edit its values   ctrl+r: start   ? all keys"
 
 
@@ -305,6 +306,7 @@ class LabScreen(Screen):
             return None
         try:
             config = resolve_config(self.stage.id, self.overrides())
+            precheck(config)  # the data's own limits (batch size, a .mat file), as the run would find them
         except ConfigError as exc:
             self._set_form_error(str(exc))
             return None

@@ -15,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Header, Static
 
 from engine.model_summary import summarize_stage
+from tui.figure_actions import save_figure, show_reproduce_command, train_figure
 from tui.format import duration, pct
 from tui.keymap import TRAIN
 from tui.run_state import RunState
@@ -22,6 +23,7 @@ from tui.widgets.boundary import BoundaryView
 from tui.widgets.confusion import ConfusionView
 from tui.widgets.curves import CurvePlot, Series
 from tui.widgets.model_summary import SummaryView
+from tui.widgets.resources import ResourceLine
 from tui.widgets.samples import SamplesView
 
 REDRAW_S = 0.25  # at most 4 redraws a second, whatever the batch rate
@@ -36,6 +38,20 @@ def panel_views(stage: str) -> list[str]:
     if stage.startswith("cifar"):
         return ["samples", "confusion", "summary"]
     return ["samples", "confusion"]
+
+
+def show_text(widget: Static, text: str, *, layout: bool = True) -> None:
+    """Update a Static only when its text changed: every update costs the UI thread a refresh (and a
+    layout, unless the widget's size cannot change), time taken from the trainer while it runs."""
+    if getattr(widget, "shown_text", None) != text:
+        widget.shown_text = text  # type: ignore[attr-defined]
+        widget.update(text, layout=layout)
+
+
+def show_class(widget: Static, name: str) -> None:
+    """set_classes restyles the widget each call: only when the class changes."""
+    if set(widget.classes) != {name}:
+        widget.set_classes(name)
 
 
 def bar(fraction: float, width: int) -> str:
@@ -73,6 +89,7 @@ class TrainScreen(Screen):
                         yield ConfusionView(id="confusion-view")
                     with VerticalScroll(id="summary"):
                         yield SummaryView(id="summary-view")
+                yield ResourceLine(REDRAW_S, id="resources")
         yield Footer(compact=True)
 
     @property
@@ -109,36 +126,46 @@ class TrainScreen(Screen):
         header = self.query_one("#run-header", Static)
         progress = self.query_one("#progress", Static)
         if state.status == "idle":
-            header.update("No run yet: pick a stage on the Lab screen (1), then ctrl+r to start.")
-            progress.update("")
+            show_text(header, "No run yet: pick a stage on the Lab screen (1), then ctrl+r to start.")
+            show_text(progress, "", layout=False)
             return
-        who = f"{state.stage}  {state.run_id or '(loading torch, the data and the model)'}"
+        loading = "(loading torch, the data and the model)" if state.active else "(no run was saved)"
+        who = f"{state.stage}  {state.run_id or loading}"
         where = f"  on {state.device}" if state.device else ""
         status = state.status
         if state.diverged():
             text = (f"DIVERGED: {state.message or 'the loss became non-finite'}. "
                     f"Saved as diverged. {who}")
-            header.set_classes("diverged")
+            show_class(header, "diverged")
         elif status == "failed":
             text = f"FAILED: {state.message}  {who}"
-            header.set_classes("failed")
+            show_class(header, "failed")
+        elif status == "interrupted" and state.external:
+            text = f"INTERRUPTED after {len(state.history)} epochs (R: resume)  {who}"
+            show_class(header, "interrupted")
         elif status == "interrupted":
-            text = f"STOPPED by you after {len(state.history)} epochs (kept as interrupted)  {who}"
-            header.set_classes("interrupted")
+            text = f"STOPPED by you after {len(state.history)} epochs (kept as interrupted; R: resume)  {who}"
+            show_class(header, "interrupted")
+        elif status == "crashed":
+            text = f"CRASHED after {len(state.history)} epochs (its process is gone; R: resume)  {who}"
+            show_class(header, "failed")
+        elif state.live_elsewhere:
+            text = f"RUNNING in another process  {who}{where}"
+            show_class(header, "running")
         elif status == "finished":
             text = f"FINISHED  {who}{where}"
-            header.set_classes("finished")
+            show_class(header, "finished")
         else:
             text = f"{status.upper()}  {who}{where}"
-            header.set_classes("running")
+            show_class(header, "running")
         blown = state.blown_up() if status not in ("failed",) and not state.diverged() else None
         if blown is not None:  # finite but exploded: said as plainly as a divergence
             lr_now = state.lr()
             lr_text = f"lr {lr_now:g} is too large" if lr_now is not None else "the step is too large"
             text = (f"LOSS BLEW UP: {blown[0]:.4g} per example (lowest {blown[1]:.3g}); {lr_text}, "
                     f"try a smaller one.  {text}")
-            header.set_classes("unstable")
-        header.update(text)
+            show_class(header, "unstable")
+        show_text(header, text)
         frac = state.fraction()
         eta = state.eta(now)
         lr = state.lr()
@@ -159,7 +186,7 @@ class TrainScreen(Screen):
         line = " ".join(p[0] for p in parts)
         if len(line) > progress.size.width - 2:
             line = " ".join(p[1] for p in parts)
-        progress.update(line)
+        show_text(progress, line, layout=False)  # one line, always
 
     def _draw_plots(self, state: RunState) -> None:
         rows = state.history
@@ -175,9 +202,10 @@ class TrainScreen(Screen):
     def _draw_panel(self, state: RunState) -> None:
         title = self.query_one("#panel-title", Static)
         if len(self.views) > 1:
-            title.update("  ".join(f"[{v}]" if v == self.view else v for v in self.views) + "   (v: next)")
+            show_text(title, "  ".join(f"[{v}]" if v == self.view else v for v in self.views) + "   (v: next)",
+                      layout=False)
         else:
-            title.update(self.view)
+            show_text(title, self.view, layout=False)
         arts = state.artifacts
         stamp = {k: id(v) for k, v in arts.items()}
         if stamp == self.drawn_artifacts and self.view != "summary":
@@ -205,7 +233,10 @@ class TrainScreen(Screen):
 
     # ------------------------------------------------------------------ actions
     def action_stop(self) -> None:
-        if self.state.active:
+        if self.state.live_elsewhere:
+            self.notify("this run is going in another process: stop it there (Ctrl-C, or kill its pid)",
+                        severity="warning")
+        elif self.state.active:
             self.app.stop_run()  # type: ignore[attr-defined]
             self.notify("stopping after this batch; the run is kept as interrupted")
             self.tick()
@@ -224,6 +255,19 @@ class TrainScreen(Screen):
         elif self.state.config:
             self.app.run_again(self.state.config)  # type: ignore[attr-defined]
 
+    def action_resume(self) -> None:
+        state = self.state
+        if state.status in ("interrupted", "crashed") and state.run_dir and not state.active:
+            self.app.resume_run(state.run_dir)  # type: ignore[attr-defined]
+        else:
+            self.notify("only an interrupted or crashed run can be resumed", severity="warning")
+
     def action_edit(self) -> None:
         if self.state.config:
             self.app.edit_in_lab(self.state.config)  # type: ignore[attr-defined]
+
+    def action_save_figure(self) -> None:
+        save_figure(self, train_figure(self))
+
+    def action_reproduce(self) -> None:
+        show_reproduce_command(self, self.state.run_dir, self.state.run_id)

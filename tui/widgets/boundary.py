@@ -2,12 +2,13 @@
 
 Each terminal cell shows two grid rows with a half block (top colour as foreground, bottom
 as background), so a 40 x 40 grid needs 40 x 20 cells; smaller widgets sample the grid.
-Points (train set) are drawn on top as dots in their class colour.
+Points (train set) are drawn on top in their class colour, • for class 0 and o for class 1.
 """
 from __future__ import annotations
 
 from typing import Any
 
+from rich.color import ColorSystem
 from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
@@ -60,7 +61,8 @@ def boundary_rows(prob: list[list[float]], width: int, height: int, lo: float = 
             if (r, c) in marks:
                 dot = (10, 30, 120) if marks[(r, c)] == 0 else (120, 40, 0)
                 mean = tuple((a + b) // 2 for a, b in zip(top, bottom))
-                cells.append(("•", Style(color=_rgb(dot), bgcolor=_rgb(mean), bold=True)))
+                mark = "•" if marks[(r, c)] == 0 else "o"  # the classes told apart without colour too
+                cells.append((mark, Style(color=_rgb(dot), bgcolor=_rgb(mean), bold=True)))
             else:
                 cells.append(("▀", Style(color=_rgb(top), bgcolor=_rgb(bottom))))
         rows.append(cells)
@@ -86,34 +88,41 @@ class BoundaryView(Widget):
     def caption(self) -> str:
         if not self.grid:
             return "boundary: waiting for the first grid"
-        what = "SVM regions" if self.grid.get("decision") is not None else "boundary"
-        return f"{what}, epoch {self.grid.get('epoch', '?')}: blue 0, orange 1"
+        what = " (SVM regions)" if self.grid.get("decision") is not None else ""
+        return f"epoch {self.grid.get('epoch', '?')}: class 0 blue •, 1 orange o{what}"  # fits 40 columns
 
     def render_line(self, y: int) -> Strip:
         width, height = self.size.width, self.size.height
+        base = self.rich_style  # every segment carries a style: textual's NO_COLOR filter needs one
         if y == 0:
-            return Strip([Segment(self.caption()[:width].ljust(width))])
+            return Strip([Segment(self.caption()[:width].ljust(width), base)])
         if not self.grid or not self.grid.get("prob"):
-            return Strip.blank(width)
+            return Strip.blank(width, base)
         side = min(width, 2 * (height - 1))  # keep the picture square: a cell is ~1 wide x 2 tall
         rows = self._rows(side, max(1, side // 2))
         r = y - 1
         if r >= len(rows):
-            return Strip.blank(width)
-        segs = [Segment(ch, style) for ch, style in rows[r]]
+            return Strip.blank(width, base)
+        segs = [Segment(ch, base + style) for ch, style in rows[r]]
         pad = width - side
         if pad > 0:
-            segs.append(Segment(" " * pad))
+            segs.append(Segment(" " * pad, base))
         return Strip(segs)
 
     _cache_key: tuple | None = None
     _cache_rows: list = []
 
     def _rows(self, width: int, height: int) -> list:
-        key = (id(self.grid), width, height, len(self.points))
+        ansi = self.app.theme.startswith("ansi")  # the ANSI themes: the terminal's 16 colours only
+        key = (id(self.grid), width, height, len(self.points), ansi)
         if key != self._cache_key:
             g = self.grid or {}
-            self._cache_rows = boundary_rows(g.get("prob") or [], width, height, float(g.get("lo", -2)),
-                                             float(g.get("hi", 2)), self.points)
+            rows = boundary_rows(g.get("prob") or [], width, height, float(g.get("lo", -2)),
+                                 float(g.get("hi", 2)), self.points)
+            if ansi:
+                rows = [[(ch, Style(color=style.color and style.color.downgrade(ColorSystem.STANDARD),
+                                    bgcolor=style.bgcolor and style.bgcolor.downgrade(ColorSystem.STANDARD),
+                                    bold=style.bold)) for ch, style in row] for row in rows]
+            self._cache_rows = rows
             self._cache_key = key
         return self._cache_rows

@@ -17,7 +17,7 @@ from engine.store import LoadedRun, RunRecord, Summary, differing_keys, load_run
 from engine.text import fmt_number
 from tui.format import pct, short_name
 from tui.smoothing import ema
-from tui.widgets.curves import CurvePlot, Series, colour, faded, hex_colour
+from tui.widgets.curves import RAW, CurvePlot, Series, colour, hex_colour, legend_glyph, marker
 
 CIFAR_ORDER = [s.id for s in STAGES.values() if s.part == "2-cd"]
 RGB = tuple[int, int, int]
@@ -61,8 +61,9 @@ def sweep_tags(runs: Sequence[RunRecord]) -> list[str]:
     return sorted({t for r in runs for t in r.tags if t.startswith("sweep-")}, reverse=True)
 
 
-def swatch(rgb: RGB) -> Text:
-    return Text("■", style=hex_colour(rgb))
+def swatch(rgb: RGB, i: int) -> Text:
+    """A table row's key to its curve: the curve's marker in its colour (told apart without colour too)."""
+    return Text(legend_glyph(marker(i)), style=hex_colour(rgb))
 
 
 class CompareView(Vertical):
@@ -82,19 +83,22 @@ class CompareView(Vertical):
         return self.query_one(DataTable)
 
     def plot(self, runs: Sequence[LoadedRun], labels: Sequence[str], colours: Sequence[RGB], title: str,
-             settings: PlotSettings) -> None:
+             settings: PlotSettings, marks: Sequence[int] | None = None) -> None:
+        """`marks`: each run's index into the markers (the table's swatch uses the same); default 0, 1, ..."""
         series: list[Series] = []
-        for run, label, rgb in zip(runs, labels, colours):
+        marks = list(marks) if marks is not None else list(range(len(runs)))
+        for run, label, rgb, i in zip(runs, labels, colours, marks):
             xs = [h.get("wall_time") if settings.wall else h["epoch"] for h in run.history]
             ys = [h.get(settings.metric) for h in run.history]
             if settings.smoothing > 0:
-                series.append(Series("", xs, ys, faded(rgb)))
-                series.append(Series(label, xs, ema(ys, settings.smoothing), rgb))
+                series.append(Series("", xs, ys, RAW))  # the raw values, one grey, under the smoothed curve
+                series.append(Series(label, xs, ema(ys, settings.smoothing), rgb, marker(i)))
             else:
-                series.append(Series(label, xs, ys, rgb))
+                series.append(Series(label, xs, ys, rgb, marker(i)))
         plot = self.query_one(CurvePlot)
         plot.empty_text = "nothing to compare yet"
-        plot.set_series(series, title=f"{title}: {settings.metric}",
+        plot.raw_note = "raw (before smoothing)"
+        plot.set_series(series, title=f"{settings.metric}: {title}",
                         xlabel="wall time (s)" if settings.wall else "epoch", ylog=settings.ylog)
 
 
@@ -115,10 +119,10 @@ class RunsView(CompareView):
         table.clear(columns=True)
         # the keys that differ come right after the run: they are the point of the table (and stay in view at 80)
         table.add_columns("", "run", *keys, "best", "last", "best@", "done", "status", "stage")
-        for rgb, label, run in zip(colours, labels, runs):
+        for i, (rgb, label, run) in enumerate(zip(colours, labels, runs)):
             summary = Summary.from_history(run.history)
             best = summary.best_of("test_acc")
-            table.add_row(swatch(rgb), label, *[config_value(run.config.get(k)) for k in keys],
+            table.add_row(swatch(rgb, i), label, *[config_value(run.config.get(k)) for k in keys],
                           pct(best.value if best else None), pct(summary.last_of("test_acc")),
                           fmt_number(best.epoch if best else None), str(summary.epochs_done), run.record.status,
                           run.record.stage or "-")
@@ -133,7 +137,7 @@ class AblationView(CompareView):
 
     def draw(self, records: Sequence[RunRecord], settings: PlotSettings) -> None:
         chosen = pick_ablation(records)
-        runs, labels, colours = [], [], []
+        runs, labels, colours, marks = [], [], [], []
         table = self.table
         table.clear(columns=True)
         table.add_columns("", "stage", "adds", "run", "status", "best", "delta", "last", "epochs")
@@ -144,7 +148,7 @@ class AblationView(CompareView):
             record = chosen.get(stage)
             run = loaded(record.run_dir) if record else None
             if run is None:
-                table.add_row(swatch(rgb), stage, adds, Text("no run yet (start it from Lab)", style="dim"),
+                table.add_row(swatch(rgb, i), stage, adds, Text("no run yet (start it from Lab)", style="dim"),
                               "-", "-", "-", "-", "-")
                 continue
             summary = Summary.from_history(run.history)
@@ -154,14 +158,15 @@ class AblationView(CompareView):
             if prev_best is not None and best is not None:
                 d = 100 * (best - prev_best)
                 delta = Text(f"{d:+.1f} pt", style="green" if d >= 0 else "red")
-            table.add_row(swatch(rgb), stage, adds, short_name(run.record)[:28], run.record.status, pct(best), delta,
+            table.add_row(swatch(rgb, i), stage, adds, short_name(run.record)[:28], run.record.status, pct(best), delta,
                           pct(summary.last_of("test_acc")), str(summary.epochs_done))
             if best is not None:
                 prev_best = best
             runs.append(run)
             labels.append(stage)
             colours.append(rgb)
-        self.plot(runs, labels, colours, "2-cd ablation (newest finished run per stage)", settings)
+            marks.append(i)
+        self.plot(runs, labels, colours, "2-cd ablation (newest finished run per stage)", settings, marks)
 
 
 def sweep_order(keys: list[str]):
@@ -197,13 +202,16 @@ class SweepView(CompareView):
         labels = [" ".join(f"{k}={config_value(r.config.get(k))}" for k in keys) for r in runs]
         colours = [colour(i) for i in range(len(runs))]
         stage = runs[0].record.stage if runs else "?"
-        self.plot(runs, labels, colours, f"sweep {tag} ({stage}, {len(runs)} runs, [ ] other sweeps: {len(tags)})",
+        # the sweep's name first (what it swept, on which stage): a long title is cut at its end
+        others = f", [ ] {index % len(tags) + 1} of {len(tags)} sweeps" if len(tags) > 1 else ""
+        self.plot(runs, labels, colours,
+                  f"sweep of {', '.join(keys)} on {stage}, {len(runs)} runs ({tag.removeprefix('sweep-')}{others})",
                   settings)
         table.add_columns("", *keys, "status", "final test", "best test", "best@", "final train loss", "epochs")
-        for rgb, run in zip(colours, runs):
+        for i, (rgb, run) in enumerate(zip(colours, runs)):
             summary = Summary.from_history(run.history)
             best = summary.best_of("test_acc")
-            table.add_row(swatch(rgb), *[config_value(run.config.get(k)) for k in keys], run.record.status,
+            table.add_row(swatch(rgb, i), *[config_value(run.config.get(k)) for k in keys], run.record.status,
                           pct(summary.last_of("test_acc")), pct(best.value if best else None),
                           fmt_number(best.epoch if best else None),
                           config_value(summary.last_of("train_loss")), str(summary.epochs_done))

@@ -1,17 +1,35 @@
 """The History preview: the accuracy curves of one saved run beside its details."""
 from __future__ import annotations
 
+from typing import Any
+
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
+from engine.command_line import reproduce_command
+from engine.config import ConfigError
 from engine.store import RunRecord, read_metrics
 from tui.format import date, duration, pct, short_name
 from tui.widgets.curves import CurvePlot, Series
-from tui.widgets.runs_table import exploded
+from tui.widgets.runs_table import CONFIGS, exploded
 
 
-def detail_lines(record: RunRecord) -> list[str]:
+def config_lines(record: RunRecord, config: dict[str, Any] | None) -> list[str]:
+    """The run's config (the values that differ from its stage's preset) and the command that reproduces it."""
+    if not config:
+        return ["config: unreadable"] if not record.is_damaged else []
+    try:
+        command = reproduce_command(config)
+    except (ConfigError, KeyError):
+        return ["config: " + " ".join(f"{k}={v}" for k, v in config.items())]
+    differing = CONFIGS.differing(record)
+    return ["config: " + (" ".join(f"{k}={v}" for k, v in differing.items()) if differing
+                          else f"the {config['stage']} preset"),
+            "reproduce: " + command]
+
+
+def detail_lines(record: RunRecord, config: dict[str, Any] | None = None) -> list[str]:
     """What the preview says about a run, one fact a line."""
     if record.is_damaged:
         return [record.id, f"damaged: {record.reason}"]
@@ -20,6 +38,7 @@ def detail_lines(record: RunRecord) -> list[str]:
              f"best {pct(best.value if best else None)} at epoch {(best.epoch if best else None) or '-'}",
              f"last {pct(record.summary.last_of('test_acc'))}  seed {record.seed if record.seed is not None else '-'}",
              f"{date(record.created)} UTC, took {duration(record.duration_s)}"]
+    lines += config_lines(record, config)
     if record.tags:
         lines.append("tags: " + ", ".join(record.tags))
     if exploded(record):
@@ -28,6 +47,10 @@ def detail_lines(record: RunRecord) -> list[str]:
                      + (f": lr {lr:g} too large" if lr is not None else ""))
     if record.message:
         lines.append(record.message)
+    if record.status in ("interrupted", "crashed"):
+        lines.append("R: resume it   enter: open it in Train")
+    elif record.status == "running":
+        lines.append("enter: follow it live in Train")
     if record.resumed_from:
         lines.append(f"resumed from {record.resumed_from}")
     if record.notes:
@@ -49,7 +72,7 @@ class RunPreview(Horizontal):
             plot.set_series([], title="no run selected")
             detail.update("")
             return
-        detail.update("\n".join(detail_lines(record)))
+        detail.update("\n".join(detail_lines(record, CONFIGS.config(record))))
         if record.is_damaged:
             plot.set_series([], title="damaged run")
             return

@@ -6,7 +6,7 @@ more to draw than 40. The header line stays put; a row cursor moves with the key
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 from rich.segment import Segment
 from rich.style import Style
@@ -16,17 +16,19 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from engine.store import RunRecord
-from tui.format import date, duration, pct, short_date
+from engine.command_line import differing_assignments
+from engine.config import ConfigError
+from engine.store import RunRecord, read_config
+from tui.format import date, duration, pct, run_label, short_date
 from tui.keymap import TABLE
 from tui.run_state import blew_up
 
 STATUS_STYLE = {"finished": "green", "running": "bold cyan", "diverged": "bold red", "failed": "red",
-                "crashed": "bold magenta", "interrupted": "yellow", "damaged": "reverse red"}
+                "crashed": "bold magenta", "interrupted": "yellow", "pruned": "blue", "damaged": "reverse red"}
 WIDE = 120  # from this table width on, the table also shows time, the full date and the tags
 # (key, label, width or None for the name column's share); cells are padded to these widths
 NARROW_COLUMNS = (("mark", "", 1), ("stage", "stage", 16), ("name", "name", None), ("status", "status", 11),
-                  ("best", "best", 6), ("last", "last", 6), ("epochs", "epochs", 7), ("date", "date UTC", 11))
+                  ("best", "best", 6), ("last", "last", 6), ("epochs", "epochs", 9), ("date", "date UTC", 11))
 WIDE_COLUMNS = (("mark", "", 1), ("stage", "stage", 16), ("name", "name", None), ("status", "status", 11),
                 ("best", "best", 6), ("last", "last", 6), ("epochs", "epochs", 9), ("time", "time", 7),
                 ("date", "date (UTC)", 16), ("tags", "tags", 24))
@@ -65,6 +67,45 @@ def exploded(record: RunRecord) -> bool:
                                                    lowest.value if lowest else None)
 
 
+class ConfigCache:
+    """Saved configs by run folder, read on first use (config.json is written once, never changed): the
+    table reads those of the rows in view, a `key=value` search those of the runs it tests."""
+
+    def __init__(self) -> None:
+        self.configs: dict[str, dict[str, Any] | None] = {}
+        self.assignments: dict[str, dict[str, str]] = {}
+
+    def config(self, record: RunRecord) -> dict[str, Any] | None:
+        key = str(record.run_dir)
+        if key not in self.configs:
+            try:
+                self.configs[key] = None if record.is_damaged else read_config(record.run_dir)
+            except ConfigError:
+                self.configs[key] = None
+        return self.configs[key]
+
+    def has(self, record: RunRecord) -> bool:
+        return str(record.run_dir) in self.configs
+
+    def cached(self, record: RunRecord) -> dict[str, Any] | None:
+        """The config if it was read already, else None (without reading it)."""
+        return self.configs.get(str(record.run_dir))
+
+    def differing(self, record: RunRecord) -> dict[str, str]:
+        """The run's values that differ from its stage's preset ({} when its config is unreadable)."""
+        key = str(record.run_dir)
+        if key not in self.assignments:
+            config = self.config(record)
+            try:
+                self.assignments[key] = differing_assignments(config) if config else {}
+            except (ConfigError, KeyError):
+                self.assignments[key] = {}
+        return self.assignments[key]
+
+
+CONFIGS = ConfigCache()
+
+
 def cells(record: RunRecord, mark: str, wide: bool) -> dict[str, tuple[str, str]]:
     """Every column's cell of one run by key, as (text, style)."""
     day = date if wide else short_date
@@ -76,7 +117,7 @@ def cells(record: RunRecord, mark: str, wide: bool) -> dict[str, tuple[str, str]
     status = (record.status + " \u26a0", "bold yellow") if exploded(record) else \
         (record.status, STATUS_STYLE.get(record.status, ""))
     return {"mark": (mark, "bold reverse"), "stage": (record.stage or "-", ""),
-            "name": (record.name, "") if record.has_name else (f"#{record.short_id}", "dim"),
+            "name": (run_label(record, CONFIGS.differing(record)), ""),
             "status": status, "best": (pct(best.value if best else None), ""),
             "last": (pct(record.summary.last_of("test_acc")), ""),
             "epochs": (f"{record.epochs_done}/{record.epochs if record.epochs is not None else '?'}", ""),

@@ -1,0 +1,65 @@
+"""Writing figures: the format follows the file name (.png, .svg, .pdf); the file is written to a temp
+file in the same folder and renamed over the target, so it is whole or absent."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from engine.config import ConfigError
+from engine.figures.mpl import Figure
+
+FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
+DPI = 120
+
+
+def figure_format(path: str | os.PathLike) -> str:
+    """png | svg | pdf from the file name; ConfigError for anything else."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise ConfigError(f"invalid value for -o: {str(path)!r} (allowed: a file name ending in .png, .svg or .pdf)")
+    return FORMATS[suffix]
+
+
+def check_writable_dir(folder: str | os.PathLike, what: str = "-o") -> Path:
+    """An existing folder we may write in; ConfigError naming it otherwise."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ConfigError(f"invalid value for {what}: {str(folder)!r} is not an existing folder "
+                          "(allowed: a path in a folder that exists and is writable)")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"invalid value for {what}: {str(folder)!r} is not writable "
+                          "(allowed: a path in a folder that exists and is writable)")
+    return folder
+
+
+def check_output(path: str | os.PathLike) -> Path:
+    """A figure path whose format is known and whose folder is writable (checked before any drawing)."""
+    path = Path(path)
+    figure_format(path)
+    if path.is_dir():
+        raise ConfigError(f"invalid value for -o: {str(path)!r} is a folder (allowed: a .png, .svg or .pdf file)")
+    check_writable_dir(path.parent if str(path.parent) else Path("."))
+    return path
+
+
+def save_figure(fig: Figure, path: str | os.PathLike) -> Path:
+    """Write `fig` to `path` atomically (temp file in the same folder, fsync, os.replace)."""
+    path = check_output(path)
+    fmt = figure_format(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            # SVG and PDF: a fixed date and no hash salt, so the same figure gives the same file
+            metadata = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}.get(fmt)
+            fig.savefig(fh, format=fmt, dpi=DPI, metadata=metadata)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
+    return path

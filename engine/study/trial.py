@@ -1,0 +1,150 @@
+"""One trial of a study: a normal nnlab run (engine.train.train, in this process) tagged with the study
+and `trial:N`, which reports its metric each epoch to the study (trial.report), is stopped by the pruner
+(status `pruned`), and leaves in the study its run id, host, pid, config, per-epoch curve and how it ended,
+so that any machine with the storage sees it without the run folder.
+
+Study state of each outcome: finished -> COMPLETE (value: the metric at the last epoch); pruned -> PRUNED;
+diverged, failed, bad input -> FAIL (the search goes on); interrupted -> FAIL and queued again.
+"""
+from __future__ import annotations
+
+import math
+import os
+import socket
+import threading
+from typing import Any, Callable
+
+from optuna.exceptions import UpdateFinishedTrialError
+
+from engine.config import ConfigError
+from engine.events import EpochEnd, RunStarted
+from engine.stages import resolve_config
+from engine.store.liveness import proc_start
+from engine.study.space import raw_value, suggest
+from engine.study.storage import retry_trial
+
+HOST = socket.gethostname()
+
+
+class TrialStop:
+    """should_stop for one trial's run: the worker's stop flag (Ctrl-C), or "pruned" once the pruner says so."""
+
+    def __init__(self, interrupted: Callable[[], bool]) -> None:
+        self.interrupted = interrupted
+        self.pruned = False
+
+    def __call__(self) -> bool | str:
+        if self.pruned:
+            return "pruned"
+        return bool(self.interrupted())
+
+
+class Heartbeat:
+    """Records the trial's heartbeat while it runs, for storages that have one (PostgreSQL)."""
+
+    def __init__(self, storage: Any, trial_id: int) -> None:
+        self.storage, self.trial_id = storage, trial_id
+        self.done = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def __enter__(self) -> "Heartbeat":
+        interval = self.storage.get_heartbeat_interval() if hasattr(self.storage, "get_heartbeat_interval") else None
+        if interval:
+            self.storage.record_heartbeat(self.trial_id)
+            self.thread = threading.Thread(target=self._beat, args=(interval,), daemon=True, name="nnlab-heartbeat")
+            self.thread.start()
+        return self
+
+    def _beat(self, interval: float) -> None:
+        while not self.done.wait(interval):
+            try:
+                self.storage.record_heartbeat(self.trial_id)
+            except Exception:  # noqa: BLE001 - a lost connection: the next beat tries again
+                pass
+
+    def __exit__(self, *exc: Any) -> None:
+        self.done.set()
+        if self.thread is not None:
+            self.thread.join(timeout=5)
+
+
+def _finite(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def _tell(study: Any, trial: Any, status: str, final: dict[str, Any], curve: list[float | None], metric: str) -> None:
+    from optuna.trial import TrialState
+
+    trial.set_user_attr("curve", curve)
+    trial.set_user_attr("status", status)
+    trial.set_user_attr("final", final)
+    value = _finite(final.get(metric)) if status == "finished" else None
+    if status == "finished" and value is not None:
+        study.tell(trial, value)
+    elif status == "pruned":
+        study.tell(trial, state=TrialState.PRUNED)
+    else:
+        study.tell(trial, state=TrialState.FAIL)
+        if status == "interrupted":  # not a result: it runs again when a worker joins the study
+            retry_trial(study, study._storage.get_trial(trial._trial_id))
+
+
+def run_trial(study: Any, trial: Any, meta: dict[str, Any], *, runs_dir: str, data_dir: str,
+              interrupted: Callable[[], bool], log: Callable[[str], None] | None = None) -> str:
+    """Run one popped (RUNNING) trial to its end and tell the study; returns the run's status
+    (or "bad input" when the suggested point is not a valid config)."""
+    from optuna.trial import TrialState
+
+    from engine.train import train
+
+    metric, study_name = meta["metric"], study.study_name
+    trial.set_user_attr("host", HOST)
+    trial.set_user_attr("pid", os.getpid())
+    trial.set_user_attr("pid_start", proc_start(os.getpid()))
+    stop = TrialStop(interrupted)
+    curve: list[float | None] = []
+    prune = meta.get("prune", "none") != "none"
+    status, final = "failed", {}
+    with Heartbeat(study._storage, trial._trial_id):
+        try:
+            params = suggest(trial, meta["space"])
+            config = resolve_config(meta["stage"], {**meta["space"]["fixed"], **params})
+        except ConfigError as exc:
+            trial.set_user_attr("status", "bad input")
+            trial.set_user_attr("message", str(exc)[:300])
+            study.tell(trial, state=TrialState.FAIL)
+            return "bad input"
+        name = f"{study_name} " + " ".join(
+            f"{k}={raw_value(meta['space']['params'][k], v)}" for k, v in params.items())
+
+        def emit(event: Any) -> None:
+            if isinstance(event, RunStarted):
+                trial.set_user_attr("run_id", event.run_id)
+                trial.set_user_attr("config", dict(event.config))
+            elif isinstance(event, EpochEnd):
+                value = _finite(event.metrics.get(metric))
+                curve.append(value)
+                if value is not None:
+                    trial.report(value, event.epoch)
+                    if prune and trial.should_prune():
+                        stop.pruned = True
+
+        try:
+            result = train(config, runs_dir=runs_dir, data_dir=data_dir, emit=emit, should_stop=stop,
+                           name=name, tags=[study_name, f"trial:{trial.number}"])
+            status, final = result.status, dict(result.final)
+        except KeyboardInterrupt:
+            status = "interrupted"
+        except ConfigError as exc:  # e.g. a dataset that cannot load: a result of this point, not of the study
+            status = "bad input"
+            trial.set_user_attr("message", str(exc)[:300])
+        finally:
+            try:
+                _tell(study, trial, status, final, curve, metric)
+            except UpdateFinishedTrialError:  # failed meanwhile by another worker (no heartbeat for too long)
+                status = "lost"
+    if log:
+        shown = " ".join(f"{k}={raw_value(meta['space']['params'][k], v)}" for k, v in trial.params.items())
+        value = _finite(final.get(metric)) if final else None
+        log(f"trial {trial.number} {shown}: {status}" + (f" {metric} {value:.4f}" if value is not None else ""))
+    return status

@@ -1,0 +1,109 @@
+"""Sweeps as Optuna studies on the default storage, the journal file under the runs dir: real optuna, the
+real CLI as subprocesses."""
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+from datetime import datetime
+
+import optuna
+
+from engine.study.report import list_studies, study_report
+from tests.conftest import ROOT
+from tests.study.conftest import run_records, wait_for
+
+
+def _t(stamp: str) -> datetime:
+    return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_grid_with_two_workers_runs_each_point_once_at_the_same_time(cli):
+    result = cli("sweep", "circles-optim", "lr=0.01,0.03,0.1", "batch_size=10,50", "epochs=40", "--jobs", "2",
+                 "--study", "grid6", "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["study"] == "grid6" and out["stage"] == "circles-optim" and out["direction"] == "maximize"
+    trials = out["trials"]
+    points = sorted((t["params"]["lr"], t["params"]["batch_size"]) for t in trials)
+    assert points == sorted(itertools.product([0.01, 0.03, 0.1], [10, 50]))  # each point exactly once
+    assert all(t["state"] == "complete" and len(t["curve"]) == 40 and t["value"] == t["curve"][-1] for t in trials)
+    assert out["best"]["value"] == max(t["value"] for t in trials)
+    records = run_records(cli.runs_dir)
+    assert sorted(r["id"] for r in records) == sorted(t["run_id"] for t in trials)
+    assert {f"trial:{t['number']}" for t in trials} == {tag for r in records for tag in r["tags"] if "trial:" in tag}
+    assert all("grid6" in r["tags"] and r["status"] == "finished" for r in records)
+    # two worker processes, whose spans of work overlap: the trials really ran two at a time
+    spans: dict[int, list[datetime]] = {}
+    for r in records:
+        spans.setdefault(r["pid"], []).extend([_t(r["created"]), _t(r["ended"])])
+    assert len(spans) == 2, spans
+    (a_start, a_end), (b_start, b_end) = [(min(s), max(s)) for s in spans.values()]
+    assert max(a_start, b_start) < min(a_end, b_end), spans
+    # the old `sweep --json` keys still come: the points as typed, and each run's final metrics
+    assert sorted((r["point"]["lr"], r["point"]["batch_size"]) for r in out["runs"]) == \
+        sorted(itertools.product(["0.01", "0.03", "0.1"], ["10", "50"]))
+    # plain Optuna reads the study nnlab wrote
+    path = str(cli.runs_dir / ".studies" / "studies.journal")
+    study = optuna.load_study(study_name="grid6", storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(path)))
+    assert len(study.trials) == 6 and study.best_value == out["best"]["value"]
+    assert study.best_trial.user_attrs["run_id"] == out["best"]["run_id"]
+
+
+def test_pruning_stops_bad_lrs_and_they_end_pruned(cli):
+    # grid order: three good lrs first (the median pruner's start-up trials), then two hopeless ones
+    result = cli("sweep", "circles-optim", "lr=0.3,0.2,0.1,0.0001,0.0002", "epochs=16", "--prune", "median",
+                 "--study", "pr", "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    by_lr = {t["params"]["lr"]: t for t in out["trials"]}
+    assert [by_lr[lr]["state"] for lr in (0.3, 0.2, 0.1)] == ["complete"] * 3
+    for lr in (0.0001, 0.0002):
+        assert by_lr[lr]["state"] == "pruned" and by_lr[lr]["epochs"] < 16, by_lr[lr]
+    status = {r["id"]: r["status"] for r in run_records(cli.runs_dir)}
+    assert status[by_lr[0.0001]["run_id"]] == "pruned" and status[by_lr[0.3]["run_id"]] == "finished"
+    assert out["pruning_saved"]["pruned_trials"] == 2 and out["pruning_saved"]["saved_fraction"] > 0
+    listed = json.loads(cli("runs", "list", "--json").stdout)
+    assert sorted(r["status"] for r in listed) == ["finished"] * 3 + ["pruned"] * 2
+
+
+def test_search_runs_its_trials_in_the_range(cli):
+    result = cli("sweep", "circles-optim", "lr=0.01..0.5:log", "hidden=4|8", "epochs=2", "--trials", "5",
+                 "--sampler", "random", "--study", "srch", "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert len(out["trials"]) == 5 and all(t["state"] == "complete" for t in out["trials"])
+    assert all(0.01 <= t["params"]["lr"] <= 0.5 and t["params"]["hidden"] in (4, 8) for t in out["trials"])
+    assert len(run_records(cli.runs_dir)) == 5
+    listed = list_studies(None, str(cli.runs_dir))
+    assert listed == [{"study": "srch", "stage": "circles-optim", "metric": "test_acc", "direction": "maximize",
+                       "n_trials": 5, "states": {"complete": 5}, "best_value": out["best"]["value"]}]
+    assert study_report(None, str(cli.runs_dir), "srch")["trials"] == out["trials"]
+
+
+def test_ctrl_c_on_sweep_interrupts_trials_in_runs_and_study(cli):
+    env = dict(os.environ, NNLAB_RUNS_DIR=str(cli.runs_dir), NNLAB_DATA_DIR=str(cli.data_dir), OMP_NUM_THREADS="1",
+               PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "engine", "sweep", "circles-optim", "lr=0.01,0.02,0.03,0.04",
+                             "epochs=5000", "--jobs", "2", "--study", "cc", "--json"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: len([r for r in run_records(cli.runs_dir) if r["status"] == "running"
+                              and r["summary"].get("epochs_done", 0) > 0]) == 2, timeout=90, what="two running trials")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    records = run_records(cli.runs_dir)
+    assert len(records) == 2 and all(r["status"] == "interrupted" for r in records)
+    report = json.loads(out)
+    states = sorted(t["state"] for t in report["trials"])
+    assert "running" not in states
+    stopped = [t for t in report["trials"] if t["run_id"]]
+    assert len(stopped) == 2 and all(t["state"] == "fail" and t["status"] == "interrupted" for t in stopped)
+    # they are queued again, beside the two points not started: a worker that joins runs all four
+    assert sorted(t["params"]["lr"] for t in report["trials"] if t["state"] == "waiting") == [0.01, 0.02, 0.03, 0.04]

@@ -1,0 +1,77 @@
+"""One line of what the run costs the machine: CPU and memory of this process (the trainer runs in
+it), and on CUDA the GPU's utilisation and memory and torch's own figures (engine.resources).
+
+It samples on its own timer, at the plots' rate, only while its screen is shown and a run trains
+in this app: the training loop never pays for it."""
+from __future__ import annotations
+
+from textual.widgets import Static
+
+from engine.resources import ResourceSampler, Usage, usage_line
+
+IDLE_TEXT = "cpu/mem: shown while training"
+
+
+class ResourceLine(Static):
+    DEFAULT_CSS = "ResourceLine { height: auto; max-height: 4; color: $text-muted; }"
+
+    def __init__(self, interval: float = 0.25, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(IDLE_TEXT, id=id, classes=classes, markup=False)
+        self.interval = interval
+        self.sampler: ResourceSampler | None = None
+        self.last: Usage | None = None
+        self.samples = 0
+        self.shown = IDLE_TEXT
+
+    def on_mount(self) -> None:
+        self.set_interval(self.interval, self.tick)
+
+    def on_unmount(self) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        if self.sampler is not None:
+            self.sampler.close()
+            self.sampler = None
+
+    def training_here(self) -> bool:
+        """A run is going in this app's training worker (not canned or finished)."""
+        return any(w.group == "train" and not w.is_finished for w in self.app.workers)
+
+    def tick(self) -> None:
+        if not self.screen.is_current:
+            return  # nobody looks: nothing sampled
+        if not self.training_here():
+            if self.sampler is not None:
+                self._close()
+                self.show(IDLE_TEXT if self.last is None else "last sample: " + usage_line(self.last))
+            return
+        state = getattr(self.app, "run_state", None)
+        device = (getattr(state, "device", "") or "cpu") if state is not None else "cpu"
+        if self.sampler is None or self.sampler.device != device:
+            self._close()
+            self.sampler = ResourceSampler(device)
+        self.last = self.sampler.sample()
+        self.samples += 1
+        self.show(usage_line(self.last))
+
+    def show(self, text: str) -> None:
+        """Update, with a layout only when the number of lines changes (a layout costs the UI thread, and
+        so the trainer, far more than the text)."""
+        text = fold(text, max(1, self.size.width))
+        if text == self.shown:
+            return
+        layout = text.count("\n") != self.shown.count("\n")
+        self.shown = text
+        self.update(text, layout=layout)
+
+
+def fold(text: str, width: int) -> str:
+    """Lines of at most `width` cells, broken between the parts of a usage line (two spaces apart)."""
+    lines: list[str] = []
+    for part in text.split("  "):
+        if lines and len(lines[-1]) + 2 + len(part) <= width:
+            lines[-1] += "  " + part
+        else:
+            lines.append(part)
+    return "\n".join(lines)
