@@ -48,6 +48,7 @@ class SavedFigure:
     png: Path
     svg: Path
     request: FigureRequest
+    drawn_in: str = ""  # the thread that drew it (a worker's, never the UI thread)
 
 
 # --------------------------------------------------------------------------- what each screen shows
@@ -132,7 +133,6 @@ def _save(app: App, request: FigureRequest, svg: str) -> None:
         saved = write_figure(app.runs_dir, request, svg)  # type: ignore[attr-defined]
     except Exception as exc:  # noqa: BLE001 (said in a notification: a worker's error would go unseen)
         reason = str(exc) if isinstance(exc, (ConfigError, OSError)) else f"{type(exc).__name__}: {exc}"
-        return
         app.call_from_thread(app.notify, f"could not save the figure: {reason}", title="Figure", severity="error",
                              markup=False)
         return
@@ -158,7 +158,7 @@ def write_figure(runs_dir: str, request: FigureRequest, svg: str) -> SavedFigure
         png, shot = figure_paths(folder, request, [Path(r).name for r in runs])
         save_runs_figure(runs, png, metric=request.metric, x=request.x, smooth=request.smooth, log_y=request.log_y)
         atomic_write_bytes(shot, svg.encode("utf-8"))
-    return SavedFigure(png, shot, request)
+    return SavedFigure(png, shot, request, threading.current_thread().name)
 
 
 def figure_paths(folder: Path, request: FigureRequest, run_ids: Sequence[str]) -> tuple[Path, Path]:

@@ -105,6 +105,9 @@ def test_jitter_brightness_contrast_and_saturation_each():
     gray = (src * torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)).sum(0, keepdim=True)
     assert torch.allclose(jittered(train, [1.0, 1.0, 0.75]), (src - gray) * 0.75 + gray, atol=1e-6)
     assert torch.allclose(jittered(train, [2.0, 1.0, 1.0]), (src * 2).clamp(0, 1), atol=1e-6)  # clipped to [0, 1]
+    wide = images(2)  # full range: more contrast pushes dark pixels below 0, clipped there
+    high_contrast = jittered(wide, [1.0, 1.25, 1.0])
+    assert high_contrast.min().item() == 0.0 and high_contrast.max().item() == 1.0
 
 
 def test_jitter_draws_per_image_factors_that_change_brightness_and_contrast():

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torchvision.datasets.cifar as tv_cifar
 
-from engine.cnn.pipeline import DevicePipeline, channel_stats, crop_flip
+from engine.cnn.pipeline import ZCA_EPS, DevicePipeline, channel_stats, crop_flip
 from engine.cnn.runner import build
 from engine.config import ConfigError
 from engine.data import load_images
@@ -219,7 +219,7 @@ def test_standardization_uses_training_statistics_only():
 
 
 def test_channel_stats_matches_float_computation():
-    x = images(10).permute(0, 2, 3, 1).contiguous()
+    x = images(50).permute(0, 2, 3, 1).contiguous()  # more images than rows or columns, several chunks
     mean, std = channel_stats(x, chunk=3)
     ref = x.double() / 255
     assert torch.allclose(mean.double(), ref.mean(dim=(0, 1, 2)), atol=1e-6)
@@ -253,3 +253,30 @@ def test_window_gather_equals_the_per_pixel_gather():
     fast = pipe._crop_flip_train(plan["perm"], plan["offsets"], plan["flip"])
     slow = crop_flip(pipe.train_x, plan["perm"], plan["offsets"], plan["flip"], 28)
     assert torch.equal(fast, slow) and plan["flip"].any() and not plan["flip"].all()
+
+
+def test_zca_matrix_and_whitened_images_match_a_reference():
+    """The whitening matrix against one computed here from the training covariance (unbiased, pixels in [0, 1],
+    eps added to the eigenvalues), and the whitened test images (the centre crop when training crops)."""
+    train, test = images(60, size=8), images(5, size=8, seed=1)
+    pipe = DevicePipeline(train, torch.zeros(60, dtype=torch.long), test, torch.zeros(5, dtype=torch.long),
+                          normalize="zca")
+    flat = train.permute(0, 2, 3, 1).reshape(60, -1).double() / 255
+    mean = flat.mean(0)
+    cov = (flat - mean).T @ (flat - mean) / 59
+    evals, evecs = torch.linalg.eigh(cov)
+    w = (evecs * (evals.clamp_min(0) + ZCA_EPS).rsqrt()) @ evecs.T
+    assert torch.allclose(pipe.zca_mean.double(), mean, atol=1e-6)
+    assert torch.allclose(pipe.zca.double(), w, atol=1e-3 * w.abs().max().item())
+    (x, _), = list(pipe.test_batches())
+    ref = ((test.permute(0, 2, 3, 1).reshape(5, -1).double() / 255 - mean) @ w).view(5, 8, 8, 3).permute(0, 3, 1, 2)
+    assert torch.allclose(x.double(), ref, atol=1e-3 * ref.abs().max().item())
+
+    big_train, big_test = images(40), images(3, seed=2)
+    cropped = DevicePipeline(big_train, torch.zeros(40, dtype=torch.long), big_test, torch.zeros(3, dtype=torch.long),
+                             augment="crop-flip", normalize="zca")
+    (x, _), = list(cropped.test_batches())
+    full = DevicePipeline(big_train, torch.zeros(40, dtype=torch.long), big_test, torch.zeros(3, dtype=torch.long),
+                          normalize="zca")
+    (whole, _), = list(full.test_batches())
+    assert x.shape == (3, 3, 28, 28) and torch.allclose(x, whole[:, :, 2:30, 2:30], atol=1e-5)

@@ -6,6 +6,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -67,6 +68,7 @@ async def press_and_wait_for_figure(app, pilot, key: str = "p"):
     await wait_for(pilot, lambda: len(getattr(app, "saved_figures", [])) > before or "could not save" in notices(app),
                    what="the figure to be saved")
     saved = app.saved_figures[-1]
+    assert saved.drawn_in != threading.main_thread().name  # drawn in a worker: the UI thread stays free
     text = notices(app)
     assert str(saved.png) in text and str(saved.svg) in text, text
     return saved.png, saved.svg

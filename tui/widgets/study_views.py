@@ -14,6 +14,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
+from tui.widgets.curves import nice_ticks, tick_labels
 from tui.widgets.study_format import (
     BEST_COLOUR,
     BEST_MARKER,
@@ -156,6 +157,11 @@ class StudyPlot(Vertical):
             plt.text(empty, 0.5, 0.5, alignment="center")
             plt.xlim(0, 1)
             plt.ylim(0, 1)
+        else:  # round y ticks (0.6 0.7 0.8, not 0.555 0.618 0.682), about one every 3 rows
+            ys = [y for _, _, dy in self.drawn for y in dy]
+            ticks = nice_ticks(min(ys), max(ys), 4)
+            if len(ticks) >= 2:
+                plt.yticks(ticks, tick_labels(ticks))
         text = Text("  ").join(legend)
         if note:
             text.append(("  " if legend else "") + note, style="dim")
