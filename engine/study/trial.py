@@ -68,6 +68,54 @@ class Heartbeat:
             self.thread.join(timeout=5)
 
 
+class Reporter:
+    """Reports each epoch's value to the study (trial.report) and asks the pruner, in a thread of its own:
+    a journal or database write costs about as much as a short epoch, and the training thread must not
+    wait for it. Every epoch is still reported, in order; a pruning decision reaches the run at its next
+    batch. An error of the storage is kept and raised in the training thread by `check`."""
+
+    def __init__(self, trial: Any, stop: TrialStop, prune: bool) -> None:
+        self.trial, self.stop, self.prune = trial, stop, prune
+        self.error: BaseException | None = None
+        self.items: list[tuple[float, int] | None] = []
+        self.ready = threading.Condition()
+        self.thread = threading.Thread(target=self._run, daemon=True, name="nnlab-report")
+        self.thread.start()
+
+    def put(self, value: float, epoch: int) -> None:
+        with self.ready:
+            self.items.append((value, epoch))
+            self.ready.notify()
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        while True:
+            with self.ready:
+                while not self.items:
+                    self.ready.wait()
+                item = self.items.pop(0)
+            if item is None:
+                return
+            if self.error is not None:
+                continue
+            try:
+                self.trial.report(*item)
+                if self.prune and not self.stop.pruned and self.trial.should_prune():
+                    self.stop.pruned = True
+            except Exception as exc:  # noqa: BLE001 - raised in the training thread by check()
+                self.error = exc
+
+    def close(self, timeout: float = 120.0) -> None:
+        """Waits until every value is reported."""
+        with self.ready:
+            self.items.append(None)
+            self.ready.notify()
+        self.thread.join(timeout=timeout)
+
+
 def _finite(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
@@ -117,7 +165,10 @@ def run_trial(study: Any, trial: Any, meta: dict[str, Any], *, runs_dir: str, da
         name = f"{study_name} " + " ".join(
             f"{k}={raw_value(meta['space']['params'][k], v)}" for k, v in params.items())
 
+        reporter = Reporter(trial, stop, prune)
+
         def emit(event: Any) -> None:
+            reporter.check()
             if isinstance(event, RunStarted):
                 trial.set_user_attr("run_id", event.run_id)
                 trial.set_user_attr("config", dict(event.config))
@@ -125,9 +176,7 @@ def run_trial(study: Any, trial: Any, meta: dict[str, Any], *, runs_dir: str, da
                 value = _finite(event.metrics.get(metric))
                 curve.append(value)
                 if value is not None:
-                    trial.report(value, event.epoch)
-                    if prune and trial.should_prune():
-                        stop.pruned = True
+                    reporter.put(value, event.epoch)
 
         try:
             result = train(config, runs_dir=runs_dir, data_dir=data_dir, emit=emit, should_stop=stop,
@@ -139,6 +188,7 @@ def run_trial(study: Any, trial: Any, meta: dict[str, Any], *, runs_dir: str, da
             status = "bad input"
             trial.set_user_attr("message", str(exc)[:300])
         finally:
+            reporter.close()
             try:
                 _tell(study, trial, status, final, curve, metric)
             except UpdateFinishedTrialError:  # failed meanwhile by another worker (no heartbeat for too long)
