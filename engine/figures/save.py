@@ -2,12 +2,13 @@
 file in the same folder and renamed over the target, so it is whole or absent."""
 from __future__ import annotations
 
+import io
 import os
-import secrets
 from pathlib import Path
 
 from engine.config import ConfigError
 from engine.figures.mpl import Figure
+from engine.store.files import atomic_write_bytes
 
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 DPI = 120
@@ -44,22 +45,12 @@ def check_output(path: str | os.PathLike) -> Path:
 
 
 def save_figure(fig: Figure, path: str | os.PathLike) -> Path:
-    """Write `fig` to `path` atomically (temp file in the same folder, fsync, os.replace)."""
+    """Write `fig` to `path` atomically (the store's temp file in the same folder, fsync, os.replace)."""
     path = check_output(path)
     fmt = figure_format(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            # SVG and PDF: a fixed date and no hash salt, so the same figure gives the same file
-            metadata = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}.get(fmt)
-            fig.savefig(fh, format=fmt, dpi=DPI, metadata=metadata)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise
+    buffer = io.BytesIO()
+    # SVG and PDF: a fixed date and no hash salt, so the same figure gives the same file
+    metadata = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}.get(fmt)
+    fig.savefig(buffer, format=fmt, dpi=DPI, metadata=metadata)
+    atomic_write_bytes(path, buffer.getvalue())
     return path

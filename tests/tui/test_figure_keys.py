@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from matplotlib.image import imread
+from pilot_waits import wait_for
 from tui_canned import DEVICES
 
 from engine.command_line import reproduce_command
@@ -48,13 +49,6 @@ def make_app(runs) -> NNLabApp:
     return app
 
 
-async def wait_for(pilot, predicate, timeout: float = 90.0, what: str = "condition") -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
-    await pilot.pause()
 
 
 def notices(app) -> str:

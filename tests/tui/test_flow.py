@@ -3,19 +3,11 @@ arrive in the plot data, stop, find the run in History, run again, compare the t
 from __future__ import annotations
 
 import asyncio
-import time
 
+from pilot_waits import wait_until as wait_for
 from tui_canned import DEVICES
 
 from tui.app import NNLabApp
-
-
-async def wait_for(pilot, predicate, timeout: float = 60.0, what: str = "condition") -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
 
 
 async def set_value(pilot, selector: str, text: str) -> None:

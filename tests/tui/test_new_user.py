@@ -3,20 +3,11 @@ checks before a run starts. The real app driven with Pilot, over real run stores
 from __future__ import annotations
 
 import asyncio
-import time
 
+from pilot_waits import wait_for
 from tui_canned import DEVICES, curve, populate, populate_cifar_and_sweep, write_run
 
 from tui.app import NNLabApp
-
-
-async def wait_for(pilot, predicate, timeout: float = 30.0, what: str = "condition") -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
-    await pilot.pause()
 
 
 def make_app(runs_dir, data_dir="datasets") -> NNLabApp:

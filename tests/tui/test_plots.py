@@ -4,8 +4,8 @@ colours), ticks are round, and Compare's tables show the best (not the last) val
 from __future__ import annotations
 
 import asyncio
-import time
 
+from pilot_waits import wait_for
 from rich.color import Color, ColorSystem
 from textual.app import App, ComposeResult
 from tui_canned import DEVICES, circles_events, curve, digits_cnn_events, populate, populate_cifar_and_sweep, write_run
@@ -21,13 +21,6 @@ from tui.widgets.samples import SamplesView
 BRAILLE = range(0x2801, 0x2900)  # a braille cell with at least one dot
 
 
-async def wait_for(pilot, predicate, timeout: float = 30.0, what: str = "the screen") -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
-    await pilot.pause()
 
 
 # ------------------------------------------------------------------ NO_COLOR

@@ -3,21 +3,13 @@ memory of the process; GPU figures on CUDA), not sampled while another screen is
 from __future__ import annotations
 
 import asyncio
-import time
 
+from pilot_waits import wait_until as wait_for
 from tui_canned import DEVICES, circles_events
 
 from engine.stages import resolve_config
 from tui.app import NNLabApp
 from tui.widgets.resources import IDLE_TEXT, ResourceLine, fold
-
-
-async def wait_for(pilot, predicate, timeout: float = 60.0, what: str = "condition") -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
 
 
 def test_train_view_shows_the_runs_cpu_and_memory(runs_dir, tmp_path):

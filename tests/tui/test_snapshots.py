@@ -6,6 +6,7 @@ Update with: pytest tests/tui --snapshot-update
 from __future__ import annotations
 
 import pytest
+from pilot_waits import wait_for
 from tui_canned import DEVICES, circles_events, digits_cnn_events, populate, populate_cifar_and_sweep
 
 from tui.app import NNLabApp
@@ -22,15 +23,6 @@ def make_app(runs_dir, events=()) -> NNLabApp:
     return app
 
 
-async def wait_for(pilot, predicate, timeout: float = 30.0) -> None:
-    import time
-
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            raise AssertionError("timed out waiting for the screen")
-        await pilot.pause(0.05)
-    await pilot.pause()
 
 
 async def lab_ready(pilot) -> None:

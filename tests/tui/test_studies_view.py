@@ -6,10 +6,10 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from pilot_waits import wait_for
 from study_canned import PASSWORD, STORAGE, CannedStudies, Unreachable, lr_search, trial
 from tui_canned import DEVICES, write_run
 
@@ -30,13 +30,6 @@ def make_app(runs_dir, source, storage: str | None = STORAGE) -> NNLabApp:
     return app
 
 
-async def wait_for(pilot, predicate, timeout: float = 30.0) -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            raise AssertionError("timed out waiting for the Studies screen")
-        await pilot.pause(0.05)
-    await pilot.pause()
 
 
 async def open_studies(pilot, polls: int = 1) -> StudiesScreen:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from pilot_waits import wait_for
 from tui_canned import DEVICES, circles_events, populate, populate_cifar_and_sweep
 
 from tui.app import NNLabApp
@@ -26,13 +27,6 @@ TERMINALS = {
 }
 
 
-async def wait_for(pilot, predicate, timeout: float = 30.0, what: str = "condition") -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
-    await pilot.pause()
 
 
 def screen_text(app) -> str:
