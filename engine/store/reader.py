@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import gc
+import math
 import os
 import pickle
 import re
@@ -108,8 +109,11 @@ def as_crashed(clean: dict[str, Any], run_dir: str) -> dict[str, Any]:
         duration = float(recorded) if is_finite(recorded) else 0.0
         if rows and then is not None:
             duration += max(0.0, (rows[-1].get("wall_time") or 0.0) - (then.get("wall_time") or 0.0))
+        last_wall = (rows[-1].get("wall_time") if rows else None) or 0.0
+        duration = max(duration, last_wall)  # it ran at least as long as its last row says
         if summary.epochs_done > done:
-            out = {**clean, "summary": summary.to_json(), "duration_s": round(duration, 3)}
+            # rounded up to the ms, so that it never reads shorter than the last row's wall_time
+            out = {**clean, "summary": summary.to_json(), "duration_s": math.ceil(duration * 1000) / 1000}
     if key is not None:
         _crashed[run_dir] = (key, clean, out)
     return out

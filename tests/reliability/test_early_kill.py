@@ -116,8 +116,8 @@ def _crashed_run(root, rows: int, recorded: int, garbage: bool = False):
         writer.append_metrics(row)
         if garbage and row["epoch"] == 5:
             writer._metrics.write("not,a,row\n")  # a line every reader skips, among the rows run.json counted
-    writer.update(summary=Summary.from_history(history[:recorded]).to_json(), duration_s=2.5,
-                  pid_start="1")  # the pid is now another process's: crashed
+    writer.update(summary=Summary.from_history(history[:recorded]).to_json(), duration_s=0.5 + 0.01 * recorded,
+                  pid_start="1")  # run.json's duration: 0.5 s before the first epoch, then its recorded epochs  # the pid is now another process's: crashed
     writer._metrics.close()
     return writer.run_dir, history
 
@@ -129,7 +129,8 @@ def test_crashed_summary_is_that_of_every_row_written(tmp_path, rows, recorded):
     for record in (list_runs(root)[0], read_record(run_dir)):
         assert record.status == "crashed"
         assert record.summary == Summary.from_history(history)  # count, last row, best of each metric
-        assert record.duration_s == pytest.approx(2.5 + 0.01 * (rows - recorded))
+        assert record.duration_s == pytest.approx(0.5 + 0.01 * rows, abs=1e-3)  # to the ms, rounded up
+        assert record.duration_s >= history[-1]["wall_time"]
     assert list_runs_json(root)[0]["summary"] == Summary.from_history(history).to_json()
 
 
