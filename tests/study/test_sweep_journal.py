@@ -20,7 +20,9 @@ def _t(stamp: str) -> datetime:
 
 
 def test_grid_with_two_workers_runs_each_point_once_at_the_same_time(cli):
-    result = cli("sweep", "circles-optim", "lr=0.01,0.03,0.1", "batch_size=10,50", "epochs=40", "--jobs", "2",
+    # trials long enough (about a second each) that the second worker, which starts a moment after the first,
+    # finds points left to take on a loaded machine too
+    result = cli("sweep", "circles-optim", "lr=0.01,0.03,0.1", "batch_size=10,50", "epochs=300", "--jobs", "2",
                  "--study", "grid6", "--json")
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
@@ -28,7 +30,7 @@ def test_grid_with_two_workers_runs_each_point_once_at_the_same_time(cli):
     trials = out["trials"]
     points = sorted((t["params"]["lr"], t["params"]["batch_size"]) for t in trials)
     assert points == sorted(itertools.product([0.01, 0.03, 0.1], [10, 50]))  # each point exactly once
-    assert all(t["state"] == "complete" and len(t["curve"]) == 40 and t["value"] == t["curve"][-1] for t in trials)
+    assert all(t["state"] == "complete" and len(t["curve"]) == 300 and t["value"] == t["curve"][-1] for t in trials)
     assert out["best"]["value"] == max(t["value"] for t in trials)
     records = run_records(cli.runs_dir)
     assert sorted(r["id"] for r in records) == sorted(t["run_id"] for t in trials)
