@@ -7,6 +7,7 @@ import asyncio
 
 from pilot_waits import wait_for
 from rich.color import Color, ColorSystem
+from screen_colours import TERMINAL_COLOURS, colour_kinds
 from textual.app import App, ComposeResult
 from tui_canned import DEVICES, circles_events, curve, digits_cnn_events, populate, populate_cifar_and_sweep, write_run
 
@@ -332,14 +333,6 @@ def test_ansi_themes_draw_plots_in_the_terminal_palette(runs_dir):
     textual-dark the same screens do draw RGB, so the check can see it."""
     populate(runs_dir)
 
-    def kinds(app) -> set[str]:
-        seen = set()
-        for strip in app.screen._compositor.render_strips():
-            for segment in strip:
-                if segment.style:
-                    seen.update(c.type.name for c in (segment.style.color, segment.style.bgcolor) if c is not None)
-        return seen
-
     async def main():
         app = NNLabApp(runs_dir=str(runs_dir))
         app.devices = dict(DEVICES)
@@ -355,18 +348,18 @@ def test_ansi_themes_draw_plots_in_the_terminal_palette(runs_dir):
                 await pilot.press("3")
                 await wait_for(pilot, lambda: type(app.screen).__name__ == "HistoryScreen")
                 await pilot.pause(0.3)
-                out[theme, "History"] = kinds(app)
+                out[theme, "History"] = colour_kinds(app)
                 await pilot.press("4")
                 await wait_for(pilot, lambda: type(app.screen).__name__ == "CompareScreen")
                 await pilot.pause(0.3)
-                out[theme, "Compare"] = kinds(app)
+                out[theme, "Compare"] = colour_kinds(app)
         return out
 
     seen = asyncio.run(main())
     assert "TRUECOLOR" in seen["textual-dark", "History"] | seen["textual-dark", "Compare"]
     for (theme, screen), found in seen.items():
         if theme.startswith("ansi"):
-            assert found and found <= {"DEFAULT", "STANDARD", "WINDOWS"}, (theme, screen, found)
+            assert found and found <= TERMINAL_COLOURS, (theme, screen, found)
 
 
 def test_ansi_themes_draw_the_train_screen_in_the_terminal_palette(runs_dir):
@@ -383,15 +376,9 @@ def test_ansi_themes_draw_the_train_screen_in_the_terminal_palette(runs_dir):
             await wait_for(pilot, lambda: getattr(app.screen, "drawn_epochs", 0) == len(app.run_state.history))
             await pilot.pause(0.3)
             assert app.screen.query(BoundaryView)
-            seen = set()
-            for strip in app.screen._compositor.render_strips():
-                for segment in strip:
-                    if segment.style:
-                        seen.update(c.type.name for c in (segment.style.color, segment.style.bgcolor)
-                                    if c is not None)
-            return seen
+            return colour_kinds(app)
 
     assert "TRUECOLOR" in asyncio.run(main("textual-dark"))
     for theme in ("ansi-dark", "ansi-light"):
         found = asyncio.run(main(theme))
-        assert found and found <= {"DEFAULT", "STANDARD", "WINDOWS"}, (theme, found)
+        assert found and found <= TERMINAL_COLOURS, (theme, found)

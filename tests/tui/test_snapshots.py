@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 from pilot_waits import wait_for
+from screen_colours import TERMINAL_COLOURS, colour_kinds
 from tui_canned import DEVICES, circles_events, digits_cnn_events, populate, populate_cifar_and_sweep
 
 from tui.app import NNLabApp
@@ -158,19 +159,6 @@ def test_help(snap_compare, runs_dir):
 
 
 # ---- themes: ctrl+t cycles them all (a bounded number of presses); the ANSI ones keep the terminal's colours
-
-TERMINAL_COLOURS = {"DEFAULT", "STANDARD", "WINDOWS"}  # the terminal's default colours and its 16-colour palette
-
-
-def colour_kinds(app) -> set[str]:
-    """The kinds of colour (rich ColorType names) in what the app draws now: the screen's rendered cells."""
-    kinds = set()
-    for strip in app.screen._compositor.render_strips():
-        for segment in strip:
-            if segment.style:
-                kinds.update(c.type.name for c in (segment.style.color, segment.style.bgcolor) if c is not None)
-    return kinds
-
 
 def test_theme_cycle_and_ansi_themes_use_the_terminal_palette(runs_dir):
     import asyncio

@@ -185,34 +185,26 @@ class StudyPlot(Vertical):
         for marker, rgb, members in sets:
             if lines:
                 for t in members:
-                    drawn += self._curve(plt, t, marker, rgb)
+                    drawn += self._series(plt, [t], marker, rgb, line=True)
             else:
-                drawn += self._points(plt, members, marker, rgb)
+                drawn += self._series(plt, members, marker, rgb, line=False)
         longest = max((len(t.get("curve") or []) for t in trials), default=0)
         if longest >= 2:
             ticks = epoch_ticks(longest)
             plt.xticks(ticks, [str(e) for e in ticks])
         best = best_number(report)
         if best in by_number:
-            self._curve(plt, by_number[best], BEST_MARKER, BEST_COLOUR)
+            self._series(plt, [by_number[best]], BEST_MARKER, BEST_COLOUR, line=True)
             legend.append(legend_entry(BEST_MARKER, BEST_COLOUR, f"best #{best}"))
         self._finish(plt, drawn, "no trial has reported an epoch yet", legend)
 
-    def _points(self, plt, trials: list[dict[str, Any]], marker: str, rgb: RGB) -> int:
+    def _series(self, plt, trials: list[dict[str, Any]], marker: str, rgb: RGB, line: bool) -> int:
+        """The trials' per-epoch curves as one series: a line (one trial) or points (a group)."""
         points = [(i + 1, float(v)) for t in trials for i, v in enumerate(t.get("curve") or []) if is_number(v)]
         if not points:
             return 0
         xs, ys = (list(v) for v in zip(*points))
-        plt.scatter(xs, ys, marker=marker, color=rgb)
-        self.drawn.append((marker, xs, ys))
-        return 1
-
-    def _curve(self, plt, trial: dict[str, Any], marker: str, rgb: RGB) -> int:
-        points = [(i + 1, float(v)) for i, v in enumerate(trial.get("curve") or []) if is_number(v)]
-        if not points:
-            return 0
-        xs, ys = (list(v) for v in zip(*points))
-        plt.plot(xs, ys, marker=marker, color=rgb)
+        (plt.plot if line else plt.scatter)(xs, ys, marker=marker, color=rgb)
         self.drawn.append((marker, xs, ys))
         return 1
 
