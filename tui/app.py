@@ -30,7 +30,7 @@ from tui.commands import nnlab_commands
 from tui.input_order import KeyOrder
 from tui.keymap import APP
 from tui.run_state import RunState
-from tui.run_worker import BatchProgress, RunEvent, RunFailed, run_training
+from tui.run_worker import BatchProgress, RunEvent, RunFailed, in_own_thread, run_training
 from tui.screens.compare import CompareScreen
 from tui.screens.help import HelpScreen
 from tui.screens.history import HistoryScreen
@@ -180,9 +180,9 @@ class NNLabApp(KeyOrder, App[int]):
     def _train_worker(self, config: dict[str, Any], name: str | None, tags: list[str] | None,
                       stop: threading.Event, resume_from: str | None = None) -> None:
         worker = get_current_worker()
-        run_training(config, runs_dir=self.runs_dir, data_dir=self.data_dir, post=self.post_message,
-                     stop=stop, is_cancelled=lambda: worker.is_cancelled, name=name, tags=tags,
-                     app_failure=lambda: self.failure, resume_from=resume_from)
+        in_own_thread(run_training, config, runs_dir=self.runs_dir, data_dir=self.data_dir, post=self.post_message,
+                      stop=stop, is_cancelled=lambda: worker.is_cancelled, name=name, tags=tags,
+                      app_failure=lambda: self.failure, resume_from=resume_from)
 
     def resume_run(self, run_dir: str) -> bool:
         """Continue an interrupted or crashed run into a new run (engine.train.resume, as `nnlab resume`)."""

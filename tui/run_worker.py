@@ -1,9 +1,17 @@
 """The bridge from engine events (trainer thread) to Textual messages (UI thread).
 
-The trainer runs engine.train.train in a Textual thread worker; every event it emits is
-wrapped in a message and sent with post_message, which is thread-safe and never waits
-for the UI (call_from_thread would block the trainer on every batch). Batch messages
-may replace one another while queued (can_replace); epoch and run messages never do.
+The trainer runs engine.train.train in a thread of its own, started for the run and ended with it
+(in_own_thread); every event it emits is wrapped in a message and sent with post_message, which is
+thread-safe and never waits for the UI (call_from_thread would block the trainer on every batch).
+Batch messages may replace one another while queued (can_replace); epoch and run messages never do.
+
+Why a thread of its own, not the Textual worker's: Textual runs thread workers in asyncio's
+executor, whose threads live as long as the app. With the OpenMP build of torch, every thread
+that ever ran a parallel op keeps a team of OpenMP threads; once the process holds more of them
+than there are cores, libgomp stops spin-waiting between parallel regions (its "throttled" spin
+count), and the small, many, short regions of a CNN step then run at about one core's speed (half
+the headless speed on two cores). A trainer thread that exits takes its team with it, so the
+trainer's team is the only one, as in `nnlab run`.
 """
 from __future__ import annotations
 
@@ -65,6 +73,25 @@ def lower_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), TRAINER_NICE)
     except (AttributeError, OSError):
         pass
+
+
+def in_own_thread(target: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+    """Call target(*args, **kwargs) in a new thread that ends with it, and wait for it; an exception
+    it raised is raised here (see the module docstring for why the trainer never runs in a
+    long-lived thread)."""
+    failure: list[BaseException] = []
+
+    def body() -> None:
+        try:
+            target(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=body, name="nnlab-trainer")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
 
 
 def run_training(config: dict[str, Any], *, runs_dir: str, data_dir: str, post: Callable[[Message], Any],

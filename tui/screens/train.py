@@ -2,11 +2,15 @@
 learning rate, stop; and the stage's own panel (decision boundary, SVM regions, sample
 predictions, confusion matrix, CNN model summary).
 
-It draws the app's RunState on a timer (4 Hz): the progress line every tick, the plots only
-when a new epoch arrived, so batch events never cost a plot build.
+It draws the app's RunState on one timer (4 Hz): the progress line and the resource line every tick
+(one screen update), the plots and the stage's panel only when a new epoch arrived and, while the run
+trains, at most once a second (PLOT_S), so batch events never cost a plot build and a run of short
+epochs does not spend a core on redrawing curves. Every CPU second the UI takes is taken from the
+trainer's cores; on two cores the trainer's parallel ops wait for it.
 """
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from textual.app import ComposeResult
@@ -19,6 +23,7 @@ from tui.figure_actions import save_figure, show_reproduce_command, train_figure
 from tui.format import duration, pct
 from tui.keymap import TRAIN
 from tui.run_state import RunState
+from tui.run_worker import in_own_thread
 from tui.widgets.boundary import BoundaryView
 from tui.widgets.confusion import ConfusionView
 from tui.widgets.curves import CurvePlot, Series
@@ -26,7 +31,8 @@ from tui.widgets.model_summary import SummaryView
 from tui.widgets.resources import ResourceLine
 from tui.widgets.samples import SamplesView
 
-REDRAW_S = 0.25  # at most 4 redraws a second, whatever the batch rate
+REDRAW_S = 0.25  # the progress line: 4 updates a second, whatever the batch rate
+PLOT_S = 1.0  # plots and panel while a run trains: at most one redraw a second
 
 TRAIN_C = (66, 135, 245)
 TEST_C = (245, 130, 48)
@@ -68,6 +74,8 @@ class TrainScreen(Screen):
         self.drawn_version = -1
         self.drawn_epochs = -1
         self.drawn_artifacts: dict[str, int] = {}
+        self.drawn_at = float("-inf")  # time.monotonic() of the last plot and panel redraw
+        self.summaries: dict[str, dict[str, Any] | None] = {}
         self.view = ""
         self.views: list[str] = []
 
@@ -89,7 +97,7 @@ class TrainScreen(Screen):
                         yield ConfusionView(id="confusion-view")
                     with VerticalScroll(id="summary"):
                         yield SummaryView(id="summary-view")
-                yield ResourceLine(REDRAW_S, id="resources")
+                yield ResourceLine(id="resources")
         yield Footer(compact=True)
 
     @property
@@ -105,13 +113,18 @@ class TrainScreen(Screen):
 
     # ------------------------------------------------------------------ drawing
     def tick(self) -> None:
-        """Cheap text every tick; plots and panels only when their data changed."""
+        """Cheap text every tick; plots and panels only when their data changed (see PLOT_S)."""
         state = self.state
         self._draw_header(state)
+        self.query_one(ResourceLine).tick()
         if state.version == self.drawn_version:
             return
-        self.drawn_version = state.version
         views = panel_views(state.stage) if state.stage else []
+        now = time.monotonic()
+        if views == self.views and state.active and now - self.drawn_at < PLOT_S:
+            return  # drawn less than PLOT_S ago: the next tick after it will
+        self.drawn_version = state.version
+        self.drawn_at = now
         if views != self.views:
             self.views = views
             self.view = views[0] if views else ""
@@ -220,11 +233,19 @@ class TrainScreen(Screen):
         elif self.view == "summary":
             self.query_one(SummaryView).show(arts.get("summary") or self._summary(state.config))
 
-    @staticmethod
-    def _summary(config: dict[str, Any]) -> dict[str, Any] | None:
+    def _summary(self, config: dict[str, Any]) -> dict[str, Any] | None:
+        """The model summary of a config whose run has not written one (yet): built once per config, in a
+        thread that ends with it. Built here, torch's parallel ops would leave the UI thread an OpenMP team
+        for the rest of the session, and with more OpenMP threads than cores every later run trains slower
+        (tui/run_worker.py says why)."""
         if not str(config.get("stage", "")).startswith("cifar"):
             return None
-        return summarize_stage(config)
+        key = repr(sorted(config.items()))
+        if key not in self.summaries:
+            built: list[dict[str, Any]] = []
+            in_own_thread(lambda: built.append(summarize_stage(config)))
+            self.summaries[key] = built[0]
+        return self.summaries[key]
 
     def _show_view(self) -> None:
         if self.view:

@@ -1,30 +1,31 @@
 """One line of what the run costs the machine: CPU and memory of this process (the trainer runs in
 it), and on CUDA the GPU's utilisation and memory and torch's own figures (engine.resources).
 
-It samples on its own timer, at the plots' rate, only while its screen is shown and a run trains
-in this app: the training loop never pays for it."""
+Its screen calls tick() on its own timer (the progress line's), so both lines cost one screen update;
+it samples once a second (SAMPLE_S, as top does: CPU use over a shorter window mostly shows noise),
+only while its screen is shown and a run trains in this app: the training loop never pays for it."""
 from __future__ import annotations
+
+import time
 
 from textual.widgets import Static
 
 from engine.resources import ResourceSampler, Usage, usage_line
 
 IDLE_TEXT = "cpu/mem: shown while training"
+SAMPLE_S = 1.0
 
 
 class ResourceLine(Static):
     DEFAULT_CSS = "ResourceLine { height: auto; max-height: 4; color: $text-muted; }"
 
-    def __init__(self, interval: float = 0.25, *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(IDLE_TEXT, id=id, classes=classes, markup=False)
-        self.interval = interval
         self.sampler: ResourceSampler | None = None
         self.last: Usage | None = None
         self.samples = 0
+        self.sampled_at = float("-inf")  # time.monotonic() of the last sample
         self.shown = IDLE_TEXT
-
-    def on_mount(self) -> None:
-        self.set_interval(self.interval, self.tick)
 
     def on_unmount(self) -> None:
         self._close()
@@ -39,7 +40,8 @@ class ResourceLine(Static):
         return any(w.group == "train" and not w.is_finished for w in self.app.workers)
 
     def tick(self) -> None:
-        if not self.screen.is_current:
+        """Sample and show (called by the screen's timer)."""
+        if not self.is_mounted or not self.screen.is_current:
             return  # nobody looks: nothing sampled
         if not self.training_here():
             if self.sampler is not None:
@@ -51,6 +53,9 @@ class ResourceLine(Static):
         if self.sampler is None or self.sampler.device != device:
             self._close()
             self.sampler = ResourceSampler(device)
+        elif time.monotonic() - self.sampled_at < SAMPLE_S:
+            return
+        self.sampled_at = time.monotonic()
         self.last = self.sampler.sample()
         self.samples += 1
         self.show(usage_line(self.last))

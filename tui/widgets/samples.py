@@ -102,6 +102,7 @@ class SamplesView(Widget):
         self._payload: dict[str, Any] | None = None
         self._lines: list[list[Cell]] = []
         self._built_for: tuple[int, int] | None = None  # (id of the payload, width)
+        self._strips: dict[tuple[int, int, Style], Strip] = {}  # (y, width, base style): the line drawn
 
     def show(self, payload: dict[str, Any] | None) -> None:
         before = len(self._lines)
@@ -117,6 +118,7 @@ class SamplesView(Widget):
         key = (id(self._payload), width)
         if key != self._built_for:
             self._built_for = key
+            self._strips = {}
             if self._payload:
                 self._lines = samples_lines(self._payload, max(20, width))
             else:
@@ -127,13 +129,22 @@ class SamplesView(Widget):
         return len(self._build(width))
 
     def render_line(self, y: int) -> Strip:
+        """One line, kept until the payload, the width or the style changes: the screen asks for the lines
+        again whenever anything near the view is updated (the progress and resource lines, 4 times a
+        second), and a line of per-pixel styles costs far more to build than to look up."""
         width = self.size.width
         base = self.rich_style  # every segment styled: textual's NO_COLOR filter needs a style
         lines = self._build(width)
-        if y >= len(lines):
-            return Strip.blank(width, base)
-        segments = [Segment(text, base if style is None else base + style) for text, style in lines[y]]
-        return Strip(segments).crop_extend(0, width, base)
+        key = (y, width, base)
+        strip = self._strips.get(key)
+        if strip is None:
+            if y >= len(lines):
+                strip = Strip.blank(width, base)
+            else:
+                segments = [Segment(text, base if style is None else base + style) for text, style in lines[y]]
+                strip = Strip(segments).crop_extend(0, width, base)
+            self._strips[key] = strip
+        return strip
 
     def text(self) -> str:
         """What the view shows, as plain text (for tests and logs)."""
