@@ -1,16 +1,18 @@
 """Sweeps as Optuna studies: what workers, the study's bookkeeping and pruning cost or save, on circles.
 
-1. 2 workers vs 1: the same grid of --trials circles-optim trials, `nnlab sweep ... --jobs 1` against
-   `--jobs 2`, wall time of the whole command, start-up included (target >= 1.8 on 2 cores; the trials must
-   be long enough for the start-up, about 3 s, to be small beside them: 300 epochs is about 4 s a trial).
+1. 2 workers vs 1: the same grid of --trials circles-optim trials of --workers-epochs epochs,
+   `nnlab sweep ... --jobs 1` against `--jobs 2`, wall time of the whole command, start-up included (target
+   >= 1.8 on 2 cores). The trials must be long enough for the start-up (about 3 s: the interpreter, torch,
+   Optuna, forking the second worker) to be small beside them: 1500 epochs is about 4 s a trial.
 2. Bookkeeping overhead per trial: the same trials run in this process by engine.train.train alone, and
-   as a study (queued, popped, each epoch reported, curve and run id stored: engine.study.workers.work),
+   as a study (queued, popped, epochs reported as a trial does (engine.study.trial.report_every), curve and run id stored: engine.study.workers.work),
    alternately, best of --repeats; (study - plain) / plain (target <= 0.05).
 3. Pruning: the report's lr sweep, --lrs lrs log-spaced over 0.001..1 (a fixed shuffled order), with the
    median pruner against the same trials unpruned: the fraction of epochs run (target <= 0.6), and how far
    apart, in decades, the best lrs of the two are (the same region: <= 0.5).
 
-    python bench/sweep_scaling.py [--trials 8] [--epochs 300] [--lrs 12] [--prune-epochs 60] [--repeats 2]
+    python bench/sweep_scaling.py [--trials 8] [--workers-epochs 1500] [--epochs 300] [--lrs 12]
+                                  [--prune-epochs 60] [--repeats 2]
 
 The last line printed is one JSON object of ratios.
 """
@@ -107,7 +109,8 @@ def pruning(n: int, epochs: int) -> dict[str, float]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--trials", type=int, default=8)
-    p.add_argument("--epochs", type=int, default=300)
+    p.add_argument("--workers-epochs", type=int, default=1500, help="epochs of a trial in part 1")
+    p.add_argument("--epochs", type=int, default=300, help="epochs of a trial in part 2")
     p.add_argument("--lrs", type=int, default=12)
     p.add_argument("--prune-epochs", type=int, default=60)
     p.add_argument("--repeats", type=int, default=2)
@@ -116,7 +119,7 @@ def main() -> None:
 
     torch.set_num_threads(1)
     print("1. workers", file=sys.stderr)
-    ratio = workers_ratio(args.trials, args.epochs)
+    ratio = workers_ratio(args.trials, args.workers_epochs)
     print("2. study bookkeeping", file=sys.stderr)
     over = overhead(args.trials, args.epochs, args.repeats)
     print("3. pruning", file=sys.stderr)

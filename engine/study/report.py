@@ -34,8 +34,9 @@ def _direction(frozen_study: Any) -> str:
 def _trial_json(trial: Any) -> dict[str, Any]:
     attrs = trial.user_attrs
     curve = attrs.get("curve")
-    if not isinstance(curve, list):  # still running: what it has reported so far
-        curve = [trial.intermediate_values[step] for step in sorted(trial.intermediate_values)]
+    if not isinstance(curve, list):  # still running: what it has reported so far (long runs: every k-th epoch)
+        reported = trial.intermediate_values
+        curve = [reported.get(epoch) for epoch in range(1, max(reported, default=0) + 1)]
     curve = [_number(v) for v in curve]
     value = _number(trial.value) if trial.values else None
     if value is None and trial.state.name == "PRUNED" and curve:

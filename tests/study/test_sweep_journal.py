@@ -109,3 +109,33 @@ def test_ctrl_c_on_sweep_interrupts_trials_in_runs_and_study(cli):
     assert len(stopped) == 2 and all(t["state"] == "fail" and t["status"] == "interrupted" for t in stopped)
     # they are queued again, beside the two points not started: a worker that joins runs all four
     assert sorted(t["params"]["lr"] for t in report["trials"] if t["state"] == "waiting") == [0.01, 0.02, 0.03, 0.04]
+
+
+def test_long_trials_report_every_kth_epoch_and_keep_their_whole_curve(cli):
+    # 120 epochs: k = ceil(120 / 50) = 3, so 40 reports, at the same epochs in every trial (the pruner compares
+    # trials step by step); the study still keeps the whole per-epoch curve when a trial ends
+    result = cli("sweep", "circles-optim", "lr=0.1,0.3", "epochs=120", "--study", "long", "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert [t["epochs"] for t in out["trials"]] == [120, 120]
+    assert all(len(t["curve"]) == 120 and all(v is not None for v in t["curve"]) for t in out["trials"])
+    path = str(cli.runs_dir / ".studies" / "studies.journal")
+    study = optuna.load_study(study_name="long", storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(path)))
+    for trial in study.trials:
+        assert sorted(trial.intermediate_values) == list(range(3, 121, 3))
+        curve = trial.user_attrs["curve"]
+        assert all(trial.intermediate_values[e] == curve[e - 1] for e in trial.intermediate_values)
+
+
+def test_a_running_trial_shows_its_reported_epochs_in_place():
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import FrozenTrial, TrialState
+
+    from engine.study.report import _trial_json
+
+    trial = FrozenTrial(number=0, state=TrialState.RUNNING, value=None, datetime_start=None, datetime_complete=None,
+                        params={"lr": 0.1}, distributions={"lr": FloatDistribution(0.01, 1.0)}, user_attrs={},
+                        system_attrs={}, intermediate_values={3: 0.5, 6: 0.75}, trial_id=0)
+    shown = _trial_json(trial)
+    assert shown["curve"] == [None, None, 0.5, None, None, 0.75] and shown["epochs"] == 6 and shown["state"] == "running"
