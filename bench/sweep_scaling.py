@@ -6,13 +6,13 @@
    Optuna, forking the second worker) to be small beside them: 1500 epochs is about 4 s a trial.
 2. Bookkeeping overhead per trial: the same trials run in this process by engine.train.train alone, and
    as a study (queued, popped, epochs reported as a trial does (engine.study.trial.report_every), curve and run id stored: engine.study.workers.work),
-   alternately, best of --repeats; (study - plain) / plain (target <= 0.05).
+   alternately after a warm-up of each, best of --repeats; (study - plain) / plain (target <= 0.05).
 3. Pruning: the report's lr sweep, --lrs lrs log-spaced over 0.001..1 (a fixed shuffled order), with the
    median pruner against the same trials unpruned: the fraction of epochs run (target <= 0.6), and how far
    apart, in decades, the best lrs of the two are (the same region: <= 0.5).
 
     python bench/sweep_scaling.py [--trials 8] [--workers-epochs 1500] [--epochs 300] [--lrs 12]
-                                  [--prune-epochs 60] [--repeats 2]
+                                  [--prune-epochs 60] [--repeats 3]
 
 The last line printed is one JSON object of ratios.
 """
@@ -68,6 +68,12 @@ def workers_ratio(trials: int, epochs: int) -> float:
 def overhead(trials: int, epochs: int, repeats: int) -> float:
     lrs = lr_list(trials, 0.01, 0.5)
     best_plain = best_study = math.inf
+    with tempfile.TemporaryDirectory() as tmp:  # warm-up of both paths: imports, the data, the journal code
+        train(resolve_config("circles-optim", {"lr": lrs[0], "epochs": epochs}), runs_dir=tmp, data_dir=tmp)
+        space = parse_space("circles-optim", [f"lr={lrs[0]}", f"epochs={epochs}"])
+        create("warm-up", study_meta(space, metric="test_acc", sampler="grid", prune="none", trials=1, tag="w"),
+               space, None, tmp)
+        work("warm-up", None, tmp, tmp, StopFlag())
     for r in range(repeats):
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()
@@ -113,7 +119,7 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=300, help="epochs of a trial in part 2")
     p.add_argument("--lrs", type=int, default=12)
     p.add_argument("--prune-epochs", type=int, default=60)
-    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=3)
     args = p.parse_args()
     import torch
 
