@@ -10,6 +10,8 @@ start_workers runs one worker in this process; --jobs N runs it and N - 1 forked
 between them (OMP_NUM_THREADS, torch threads); --gpus starts one `nnlab worker --jobs 1` process per GPU, each
 seeing only its own (CUDA_VISIBLE_DEVICES).
 Ctrl-C or SIGTERM: running trials end `interrupted` (run store) and failed and queued again (study), exit 130.
+A worker started by another (--jobs, --gpus) gets SIGTERM when that one dies, even by kill -9 (Linux:
+PR_SET_PDEATHSIG): its trial ends `interrupted` instead of training on with nobody to stop it.
 """
 from __future__ import annotations
 
@@ -181,8 +183,26 @@ def gpu_envs(gpus: list[str]) -> list[dict[str, str]]:
     return [{**os.environ, "CUDA_VISIBLE_DEVICES": g} for g in gpus]
 
 
+PARENT_ENV = "NNLAB_WORKER_PARENT"  # set for the `nnlab worker` processes that --gpus starts: the parent's pid
+
+
+def stop_with_parent(parent_pid: int) -> None:
+    """Ask Linux for SIGTERM to this process when its parent dies (the StopFlag then ends the running trial
+    `interrupted`); where prctl is missing, nothing. Call after the StopFlag is installed."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(1, signal.SIGTERM, 0, 0, 0) != 0:  # 1: PR_SET_PDEATHSIG
+            return
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent_pid:  # the parent died before the request: no signal will come
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _forked_worker(name: str, storage: str | None, runs_dir: str, data_dir: str, threads: int,
-                   log: Callable[[str], None] | None) -> None:
+                   log: Callable[[str], None] | None, parent_pid: int) -> None:
     """A CPU worker forked by start_workers: its own storage connection, threads and signal handlers, and
     its own process group, so that a Ctrl-C in the terminal reaches it once, forwarded by the parent."""
     os.setpgid(0, 0)
@@ -193,6 +213,7 @@ def _forked_worker(name: str, storage: str | None, runs_dir: str, data_dir: str,
     torch.set_num_threads(threads)
     stop = StopFlag()
     stop.install()
+    stop_with_parent(parent_pid)
     try:
         work(name, storage, runs_dir, data_dir, stop, log)
     except KeyboardInterrupt:
@@ -230,7 +251,8 @@ def _cpu_workers(name: str, storage: str | None, runs_dir: str, data_dir: str, j
     stop = StopFlag(on_signal=forward)
     stop.install()
     for _ in range(jobs - 1):
-        proc = ctx.Process(target=_forked_worker, args=(name, storage, runs_dir, data_dir, threads, log), daemon=False)
+        proc = ctx.Process(target=_forked_worker, args=(name, storage, runs_dir, data_dir, threads, log, os.getpid()),
+                           daemon=False)
         proc.start()
         procs.append(proc)
     os.environ["OMP_NUM_THREADS"] = str(threads)
@@ -258,6 +280,8 @@ def start_workers(name: str, storage: str | None, runs_dir: str, data_dir: str, 
     if not gpus and jobs <= 1:
         stop = StopFlag()
         stop.install()
+        if os.environ.get(PARENT_ENV, "").isdigit():
+            stop_with_parent(int(os.environ[PARENT_ENV]))
         return _work_here(name, storage, runs_dir, data_dir, stop, log)
     if not gpus:
         return _cpu_workers(name, storage, runs_dir, data_dir, jobs, log)
@@ -277,6 +301,7 @@ def start_workers(name: str, storage: str | None, runs_dir: str, data_dir: str, 
     cmd = [sys.executable, "-m", "engine", "worker", "--study", name, "--jobs", "1",
            "--runs-dir", runs_dir, "--data-dir", data_dir]
     for env in gpu_envs(gpus):
+        env[PARENT_ENV] = str(os.getpid())
         if storage:
             env["NNLAB_STORAGE"] = storage
         else:

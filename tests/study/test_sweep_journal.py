@@ -139,3 +139,28 @@ def test_a_running_trial_shows_its_reported_epochs_in_place():
                         system_attrs={}, intermediate_values={3: 0.5, 6: 0.75}, trial_id=0)
     shown = _trial_json(trial)
     assert shown["curve"] == [None, None, 0.5, None, None, 0.75] and shown["epochs"] == 6 and shown["state"] == "running"
+
+
+def test_kill_9_of_the_sweep_stops_its_forked_worker_cleanly(cli):
+    env = dict(os.environ, NNLAB_RUNS_DIR=str(cli.runs_dir), NNLAB_DATA_DIR=str(cli.data_dir), OMP_NUM_THREADS="1",
+               PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "engine", "sweep", "circles-optim", "lr=0.01,0.02,0.03",
+                             "epochs=20000", "--jobs", "2", "--study", "k9"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    def two_running():
+        going = [r for r in run_records(cli.runs_dir) if r["status"] == "running" and r["summary"].get("epochs_done")]
+        return going if len(going) == 2 else None
+
+    try:
+        running = wait_for(two_running, timeout=90, what="two running trials")
+        proc.kill()  # kill -9: no handler runs in the sweep process
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    child = next(r for r in running if r["pid"] != proc.pid)
+    # the forked worker is told (SIGTERM on its parent's death): its trial ends interrupted, and it exits
+    wait_for(lambda: next(r for r in run_records(cli.runs_dir) if r["id"] == child["id"])["status"] == "interrupted",
+             timeout=60, what="the forked worker's run to end interrupted")
+    wait_for(lambda: not os.path.exists(f"/proc/{child['pid']}") or
+             open(f"/proc/{child['pid']}/stat").read().split()[2] == "Z", timeout=30, what="the forked worker to exit")
