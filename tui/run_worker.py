@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from typing import Any, Callable
 
 from textual.message import Message
@@ -63,6 +64,7 @@ def message_for(event: Any) -> Message:
 
 
 TRAINER_NICE = 5
+BATCH_POST_S = 0.05  # at most 20 batch messages a second; epoch and run messages always go
 
 
 def lower_priority() -> None:
@@ -102,7 +104,14 @@ def run_training(config: dict[str, Any], *, runs_dir: str, data_dir: str, post: 
     """Call the engine's training loop (or engine.train.resume of the run in `resume_from`, with `config`
     as its overrides), posting each event; runs in the worker thread. When `app_failure()` says why the
     app failed, the run stops and is saved as failed with that reason."""
+    last_batch_post = [float("-inf")]
+
     def emit(event: Any) -> None:
+        if isinstance(event, BatchEnd):  # only the latest counter is shown (4 times a second): each message
+            now = time.monotonic()       # wakes the UI thread, which then takes a core from the trainer
+            if now - last_batch_post[0] < BATCH_POST_S:
+                return
+            last_batch_post[0] = now
         post(message_for(event))
 
     lower_priority()
