@@ -44,7 +44,7 @@ async def _circles_run_end_to_end(runs_dir, tmp_path):
         assert type(app.screen).__name__ == "LabScreen" and not app.run_state.active
         # change lr and epochs (many epochs: we stop it ourselves)
         await set_value(pilot, "#key-lr", "0.1")
-        await set_value(pilot, "#key-epochs", "400")
+        await set_value(pilot, "#key-epochs", "20000")
         assert not lab.errors
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "TrainScreen", 20, "Train screen")
@@ -57,7 +57,7 @@ async def _circles_run_end_to_end(runs_dir, tmp_path):
         await pilot.press("s")
         await wait_for(pilot, lambda: app.run_state.status == "interrupted", 30, "interrupted")
         first_id = app.run_state.run_id
-        assert 3 <= len(app.run_state.history) < 400
+        assert 3 <= len(app.run_state.history) < 20000
         # History lists it as interrupted
         await pilot.press("3")
         history = app.screen
@@ -68,7 +68,7 @@ async def _circles_run_end_to_end(runs_dir, tmp_path):
         # run it again from Edit in Lab with fewer epochs, to the end
         await pilot.press("e")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "LabScreen", 20, "Lab")
-        await wait_for(pilot, lambda: app.screen.query_one("#key-epochs").value == "400", 20, "config loaded")
+        await wait_for(pilot, lambda: app.screen.query_one("#key-epochs").value == "20000", 20, "config loaded")
         await set_value(pilot, "#key-epochs", "5")
         await set_value(pilot, "#key-lr", "0.03")
         await pilot.press("ctrl+r")
