@@ -107,7 +107,7 @@ def run_training(config: dict[str, Any], *, runs_dir: str, data_dir: str, post: 
     last_batch_post = [float("-inf")]
 
     def emit(event: Any) -> None:
-        if isinstance(event, BatchEnd):  # only the latest counter is shown (4 times a second): each message
+        if isinstance(event, BatchEnd):  # only the latest counter is shown (twice a second): each message
             now = time.monotonic()       # wakes the UI thread, which then takes a core from the trainer
             if now - last_batch_post[0] < BATCH_POST_S:
                 return

@@ -2,7 +2,7 @@
 learning rate, stop; and the stage's own panel (decision boundary, SVM regions, sample
 predictions, confusion matrix, CNN model summary).
 
-It draws the app's RunState on one timer (4 Hz): the progress line and the resource line every tick
+It draws the app's RunState on one timer (2 Hz): the progress line and the resource line every tick
 (one screen update), the plots and the stage's panel only when a new epoch arrived and, while the run
 trains, at most once a second (PLOT_S), so batch events never cost a plot build and a run of short
 epochs does not spend a core on redrawing curves. Every CPU second the UI takes is taken from the
@@ -31,7 +31,7 @@ from tui.widgets.model_summary import SummaryView
 from tui.widgets.resources import ResourceLine
 from tui.widgets.samples import SamplesView
 
-REDRAW_S = 0.25  # the progress line: 4 updates a second, whatever the batch rate
+REDRAW_S = 0.5  # the progress line: 2 updates a second (its clocks count whole seconds), whatever the batch rate
 PLOT_S = 1.0  # plots and panel while a run trains: at most one redraw a second
 
 TRAIN_C = (66, 135, 245)

@@ -130,7 +130,7 @@ class SamplesView(Widget):
 
     def render_line(self, y: int) -> Strip:
         """One line, kept until the payload, the width or the style changes: the screen asks for the lines
-        again whenever anything near the view is updated (the progress and resource lines, 4 times a
+        again whenever anything near the view is updated (the progress and resource lines, twice a
         second), and a line of per-pixel styles costs far more to build than to look up."""
         width = self.size.width
         base = self.rich_style  # every segment styled: textual's NO_COLOR filter needs a style
