@@ -174,6 +174,7 @@ def build_parser() -> Parser:
     sp.add_argument("part", choices=["2-ab", "2-cd"])
     sp.add_argument("--quick", action="store_true", help="minutes on a CPU: fewer epochs, digits for absent data")
     sp.add_argument("-o", "--output", default=None, metavar="DIR")
+    sp.add_argument("--format", choices=["md", "html", "latex"], default="md")
     common(sp)
 
     sp = sub.add_parser("summary", help="per-layer shapes, parameters, receptive fields and FLOPs")

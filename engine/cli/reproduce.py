@@ -36,6 +36,6 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         log(f"nnlab: interrupted: {done} of {sum(len(e.configs) for e in exps)} experiments done and kept; the "
             "same command reuses them")
         return EXIT_INTERRUPTED
-    fmt = getattr(args, "format", None) or "md"  # the parser may offer --format md|html|latex here too
+    fmt = getattr(args, "format", None) or "md"
     print(write(target, fmt, exps, args.part, args.quick, time.perf_counter() - started))
     return 0

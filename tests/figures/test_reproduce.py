@@ -66,10 +66,13 @@ def test_reproduce_2ab_quick_end_to_end_then_reuses_every_run(tmp_path):
     rbf = next(row for row in table if row["setting"] == "kernel=rbf")
     last = list(csv.DictReader(io.StringIO((runs / rbf["run"] / "metrics.csv").read_text())))[-1]
     assert rbf["test_acc"] == f"{100 * float(last['test_acc']):.1f} %"
-    # the same command again: every experiment is reused, nothing runs
-    again = run_cli("reproduce", "2-ab", "--quick", "-o", str(out), runs_dir=runs, env=env, timeout=240)
+    # the same command again: every experiment is reused, nothing runs; the report written in HTML this time
+    again = run_cli("reproduce", "2-ab", "--quick", "-o", str(out), "--format", "html", runs_dir=runs, env=env,
+                    timeout=240)
     assert again.returncode == 0, again.stderr
     assert again.stderr.count("reused") == 15 and "running" not in again.stderr
+    assert (out / "report.html").is_file() and not (out / "report.md").exists()
+    assert "<table" in (out / "report.html").read_text()
     assert {r.id for r in list_runs(runs)} == made
 
 
