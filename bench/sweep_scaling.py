@@ -5,8 +5,8 @@
    >= 1.8 on 2 cores). The trials must be long enough for the start-up (about 3 s: the interpreter, torch,
    Optuna, forking the second worker) to be small beside them: 1500 epochs is about 4 s a trial.
 2. Bookkeeping overhead per trial: the same trials run in this process by engine.train.train alone, and
-   as a study (queued, popped, epochs reported as a trial does (engine.study.trial.report_every), curve and run id stored: engine.study.workers.work),
-   alternately after a warm-up of each, best of --repeats; (study - plain) / plain (target <= 0.05).
+   as a study (queued, popped, epochs reported as a trial does (engine.study.trial.reported), curve and run
+   id stored: engine.study.workers.work), alternately after a warm-up of each, best of --repeats; (study - plain) / plain (target <= 0.05).
 3. Pruning: the report's lr sweep, --lrs lrs log-spaced over 0.001..1 (a fixed shuffled order), with the
    median pruner against the same trials unpruned: the fraction of epochs run (target <= 0.6), and how far
    apart, in decades, the best lrs of the two are (the same region: <= 0.5).
@@ -65,30 +65,35 @@ def workers_ratio(trials: int, epochs: int) -> float:
     return times[1] / times[2]
 
 
+def plain_runs(lrs: list[str], epochs: int) -> float:
+    """Seconds for engine.train.train alone over these lrs."""
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        for lr in lrs:
+            train(resolve_config("circles-optim", {"lr": lr, "epochs": epochs}), runs_dir=tmp, data_dir=tmp,
+                  tags=["plain"])
+        return time.perf_counter() - start
+
+
+def study_runs(name: str, lrs: list[str], epochs: int) -> float:
+    """Seconds for the same runs as a grid study on a journal file, made and worked in this process."""
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        space = parse_space("circles-optim", [f"lr={','.join(lrs)}", f"epochs={epochs}"])
+        create(name, study_meta(space, metric="test_acc", sampler="grid", prune="none", trials=len(lrs), tag=name),
+               space, None, tmp)
+        work(name, None, tmp, tmp, StopFlag())
+        return time.perf_counter() - start
+
+
 def overhead(trials: int, epochs: int, repeats: int) -> float:
     lrs = lr_list(trials, 0.01, 0.5)
+    plain_runs(lrs[:1], epochs)  # warm-up of both paths: imports, the data, the journal code
+    study_runs("warm-up", lrs[:1], epochs)
     best_plain = best_study = math.inf
-    with tempfile.TemporaryDirectory() as tmp:  # warm-up of both paths: imports, the data, the journal code
-        train(resolve_config("circles-optim", {"lr": lrs[0], "epochs": epochs}), runs_dir=tmp, data_dir=tmp)
-        space = parse_space("circles-optim", [f"lr={lrs[0]}", f"epochs={epochs}"])
-        create("warm-up", study_meta(space, metric="test_acc", sampler="grid", prune="none", trials=1, tag="w"),
-               space, None, tmp)
-        work("warm-up", None, tmp, tmp, StopFlag())
     for r in range(repeats):
-        with tempfile.TemporaryDirectory() as tmp:
-            start = time.perf_counter()
-            for lr in lrs:
-                train(resolve_config("circles-optim", {"lr": lr, "epochs": epochs}), runs_dir=tmp, data_dir=tmp,
-                      tags=["plain"])
-            best_plain = min(best_plain, time.perf_counter() - start)
-        with tempfile.TemporaryDirectory() as tmp:
-            start = time.perf_counter()
-            space = parse_space("circles-optim", [f"lr={','.join(lrs)}", f"epochs={epochs}"])
-            name = f"bench-{r}"
-            create(name, study_meta(space, metric="test_acc", sampler="grid", prune="none", trials=trials, tag=name),
-                   space, None, tmp)
-            work(name, None, tmp, tmp, StopFlag())
-            best_study = min(best_study, time.perf_counter() - start)
+        best_plain = min(best_plain, plain_runs(lrs, epochs))
+        best_study = min(best_study, study_runs(f"bench-{r}", lrs, epochs))
         print(f"  repeat {r + 1}: plain {best_plain:.2f} s, study {best_study:.2f} s", file=sys.stderr)
     return (best_study - best_plain) / best_plain
 

@@ -8,10 +8,12 @@ training and evaluation, not imports or data loading) and by the wall clock arou
 The baseline is not run in this process: its torch ops would leave this process's main thread an
 OpenMP team of its own, which (more OpenMP threads than cores) makes libgomp stop spin-waiting and
 slows every other thread's small parallel ops, the TUI's trainer included (see tui/run_worker.py).
-The app's own UI thread runs no torch op. The last line is one JSON object; `tui_over_headless` is headless seconds
-over TUI seconds (1.0: the TUI costs nothing; target >= 0.97). `ui_cpu_share` is the UI thread's CPU
-time over the TUI run's wall time: what the UI can take from the trainer (the GIL, a core), which on
-a loaded machine says more than the ratio of two noisy wall times.
+The app's own UI thread runs no torch op.
+
+The last line is one JSON object; `tui_over_headless` is headless seconds over TUI seconds (1.0: the
+TUI costs nothing; target >= 0.97). `ui_cpu_share` is the UI thread's CPU time over the TUI run's wall
+time: what the UI can take from the trainer (the GIL, a core), which on a loaded machine says more
+than the ratio of two noisy wall times.
 
     python bench/tui_speed.py [--stage cifar-batchnorm] [--epochs 4] [--set dataset=digits ...]
                               [--repeats 3] [--size 100x32]
@@ -46,7 +48,7 @@ def engine_seconds(run_dir: str | Path) -> float:
 
 def headless(stage: str, assignments: list[str], runs: str, data_dir: str) -> tuple[float, float]:
     """`nnlab run STAGE KEY=VALUE... --json` in a child process: (engine seconds, wall seconds)."""
-    command = [sys.executable, "-c", "from engine.cli import main; main()", "run", stage, *assignments,
+    command = [sys.executable, "-m", "engine", "run", stage, *assignments,
                "--runs-dir", runs, "--data-dir", data_dir, "--json"]
     start = time.perf_counter()
     out = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from typing import Any, Callable
 
 from textual.message import Message
 
 from engine.config import ConfigError
-from engine.events import BatchEnd, EpochEnd, RunFinished, RunStarted
+from engine.events import BatchEnd, BatchPace, EpochEnd, RunFinished, RunStarted
 from engine.train import resume, train
 
 
@@ -104,15 +103,13 @@ def run_training(config: dict[str, Any], *, runs_dir: str, data_dir: str, post: 
     """Call the engine's training loop (or engine.train.resume of the run in `resume_from`, with `config`
     as its overrides), posting each event; runs in the worker thread. When `app_failure()` says why the
     app failed, the run stops and is saved as failed with that reason."""
-    last_batch_post = [float("-inf")]
+    batch_pace = BatchPace(BATCH_POST_S)
 
     def emit(event: Any) -> None:
-        if isinstance(event, BatchEnd):  # only the latest counter is shown (twice a second): each message
-            now = time.monotonic()       # wakes the UI thread, which then takes a core from the trainer
-            if now - last_batch_post[0] < BATCH_POST_S:
-                return
-            last_batch_post[0] = now
-        post(message_for(event))
+        # only the latest batch counter is shown (twice a second), and each message wakes the UI thread,
+        # which then takes a core from the trainer
+        if not isinstance(event, BatchEnd) or batch_pace(event):
+            post(message_for(event))
 
     lower_priority()
 

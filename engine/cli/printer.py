@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from typing import IO, Any
 
 from rich.console import Console
@@ -16,7 +15,7 @@ from rich.progress import (
 )
 from rich.table import Column
 
-from engine.events import BatchEnd, EpochEnd, Event, RunFinished, RunStarted
+from engine.events import BatchEnd, BatchPace, EpochEnd, Event, RunFinished, RunStarted
 
 
 def format_epoch(epoch: int, total: int, metrics: dict[str, Any]) -> str:
@@ -88,7 +87,7 @@ class ProgressPrinter:
         self.task: TaskID | None = None
         self.total = 0
         self.bpe = 1
-        self.last_update = 0.0
+        self.batch_pace = BatchPace(0.1)
 
     def _description(self, epoch: int) -> str:
         return f"epoch {epoch:>{len(str(self.total))}}/{self.total}"
@@ -113,11 +112,9 @@ class ProgressPrinter:
                 self._description(event.start_epoch), total=event.epochs * self.bpe,
                 completed=(event.start_epoch - 1) * self.bpe, metrics="", batch=self._batch(0))
         elif isinstance(event, BatchEnd) and self.task is not None:
-            now = time.monotonic()
-            if now - self.last_update > 0.1 or event.batch == event.batches:
+            if self.batch_pace(event):
                 self.progress.update(self.task, completed=(event.epoch - 1) * self.bpe + event.batch,
                                      description=self._description(event.epoch), batch=self._batch(event.batch))
-                self.last_update = now
         elif isinstance(event, EpochEnd) and self.task is not None:
             self.progress.update(self.task, completed=event.epoch * self.bpe, batch=self._batch(self.bpe),
                                  description=self._description(event.epoch),

@@ -20,7 +20,7 @@ DEFAULT_PARENT = "reports"
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     exps = experiments(args.part, args.quick, args.data_dir)  # bad input: before anything runs
-    check_format(getattr(args, "format", None) or "md")
+    check_format(args.format)
     target = Path(args.output) if args.output else Path(DEFAULT_PARENT) / f"reproduce-{args.part}{'-quick' if args.quick else ''}"
     check_target(target, create_parent=args.output is None)
     check_runs_dir(args.runs_dir)
@@ -36,6 +36,5 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         log(f"nnlab: interrupted: {done} of {sum(len(e.configs) for e in exps)} experiments done and kept; the "
             "same command reuses them")
         return EXIT_INTERRUPTED
-    fmt = getattr(args, "format", None) or "md"
-    print(write(target, fmt, exps, args.part, args.quick, time.perf_counter() - started))
+    print(write(target, args.format, exps, args.part, args.quick, time.perf_counter() - started))
     return 0

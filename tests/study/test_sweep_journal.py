@@ -85,15 +85,25 @@ def test_search_runs_its_trials_in_the_range(cli):
     assert study_report(None, str(cli.runs_dir), "srch")["trials"] == out["trials"]
 
 
-def test_ctrl_c_on_sweep_interrupts_trials_in_runs_and_study(cli):
+def _sweep_in_background(cli, *args: str, output: int = subprocess.DEVNULL) -> subprocess.Popen:
+    """`nnlab sweep ARGS` as its own process, on the cli fixture's runs and data dirs."""
     env = dict(os.environ, NNLAB_RUNS_DIR=str(cli.runs_dir), NNLAB_DATA_DIR=str(cli.data_dir), OMP_NUM_THREADS="1",
                PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "engine", "sweep", "circles-optim", "lr=0.01,0.02,0.03,0.04",
-                             "epochs=5000", "--jobs", "2", "--study", "cc", "--json"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen([sys.executable, "-m", "engine", "sweep", *args], cwd=ROOT, env=env, stdout=output,
+                            stderr=output, text=True)
+
+
+def _running_trials(runs_dir, count: int) -> list[dict] | None:
+    """The records of the runs going and past their first epoch, when there are `count` of them."""
+    going = [r for r in run_records(runs_dir) if r["status"] == "running" and r["summary"].get("epochs_done")]
+    return going if len(going) == count else None
+
+
+def test_ctrl_c_on_sweep_interrupts_trials_in_runs_and_study(cli):
+    proc = _sweep_in_background(cli, "circles-optim", "lr=0.01,0.02,0.03,0.04", "epochs=5000", "--jobs", "2",
+                                "--study", "cc", "--json", output=subprocess.PIPE)
     try:
-        wait_for(lambda: len([r for r in run_records(cli.runs_dir) if r["status"] == "running"
-                              and r["summary"].get("epochs_done", 0) > 0]) == 2, timeout=90, what="two running trials")
+        wait_for(lambda: _running_trials(cli.runs_dir, 2), timeout=90, what="two running trials")
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=90)
     finally:
@@ -142,17 +152,10 @@ def test_a_running_trial_shows_its_reported_epochs_in_place():
 
 
 def test_kill_9_of_the_sweep_stops_its_forked_worker_cleanly(cli):
-    env = dict(os.environ, NNLAB_RUNS_DIR=str(cli.runs_dir), NNLAB_DATA_DIR=str(cli.data_dir), OMP_NUM_THREADS="1",
-               PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "engine", "sweep", "circles-optim", "lr=0.01,0.02,0.03",
-                             "epochs=20000", "--jobs", "2", "--study", "k9"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    def two_running():
-        going = [r for r in run_records(cli.runs_dir) if r["status"] == "running" and r["summary"].get("epochs_done")]
-        return going if len(going) == 2 else None
-
+    proc = _sweep_in_background(cli, "circles-optim", "lr=0.01,0.02,0.03", "epochs=20000", "--jobs", "2",
+                                "--study", "k9")
     try:
-        running = wait_for(two_running, timeout=90, what="two running trials")
+        running = wait_for(lambda: _running_trials(cli.runs_dir, 2), timeout=90, what="two running trials")
         proc.kill()  # kill -9: no handler runs in the sweep process
         proc.wait(timeout=30)
     finally:

@@ -13,11 +13,12 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from tmux_driver import tmux
 
 ROOT = Path(__file__).resolve().parents[2]
 VIEWS = ["samples", "confusion", "summary"]
@@ -39,9 +40,6 @@ def serve(runs_dir: str, stage: str, dataset: str, train: bool) -> None:
 
     App(runs_dir=runs_dir, data_dir=str(ROOT / "datasets")).run()
 
-
-def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True).stdout
 
 
 def measure(session: str, presses: int) -> list[float]:

@@ -11,18 +11,16 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from tmux_driver import tmux
+
 ROOT = Path(__file__).resolve().parents[2]
 NNLAB = str(Path(sys.executable).with_name("nnlab"))
 
-
-def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True).stdout
 
 
 def once(size: str, tmp: Path, i: int) -> tuple[float, float, float, bool]:

@@ -17,14 +17,12 @@ import uuid
 from pathlib import Path
 
 import pytest
+from tmux_driver import tmux
 
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 
-
-def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, timeout=30).stdout
 
 
 def settle(session: str, quiet: float = 0.6, timeout: float = 20.0) -> str:
