@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from engine.allocator import keep_freed_memory
 from engine.checkpointer import Checkpointer
 from engine.config import ConfigError
 from engine.events import BatchEnd, Emit, EpochEnd, RunFinished, RunStarted
@@ -49,6 +50,7 @@ def train(config: dict[str, Any], *, runs_dir: str, data_dir: str, emit: Emit | 
     resumed run that stopped before its own first checkpoint)."""
     emit = emit or (lambda event: None)
     should_stop = should_stop or (lambda: False)
+    keep_freed_memory()  # the same malloc settings for every front end (see engine.allocator)
     history: list[dict[str, Any]] = []
     source = Path(resume_from) if resume_from is not None else None
     checkpoint = (_checkpoint or load_checkpoint(source)) if source is not None else None

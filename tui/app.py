@@ -23,6 +23,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import get_current_worker
 
+from engine.allocator import keep_freed_memory
 from engine.config import ConfigError
 from engine.stages import revalidate
 from engine.store import process_age_s, read_artifacts, read_config, read_metrics, read_record
@@ -55,6 +56,7 @@ class NNLabApp(KeyOrder, App[int]):
     def __init__(self, runs_dir: str = "saved_runs", data_dir: str = "datasets",
                  clock: Callable[[], float] = time.monotonic, storage: str | None = None) -> None:
         super().__init__()
+        keep_freed_memory()  # as `nnlab` does first (an app made elsewhere trains with the same allocator)
         self.runs_dir = str(runs_dir)
         self.data_dir = str(data_dir)
         self.storage = storage or None  # the study storage URL (None: the journal file under the runs dir)
@@ -173,9 +175,16 @@ class NNLabApp(KeyOrder, App[int]):
             return False
         self._stop = threading.Event()
         self.run_state.prepare(config, self.clock())
-        self._train_worker(config, name, tags, self._stop)
-        self.action_goto("train")
+        self._show_then_train(config, name, tags, self._stop)
         return True
+
+    def _show_then_train(self, config: dict[str, Any], name: str | None, tags: list[str] | None,
+                         stop: threading.Event, resume_from: str | None = None) -> None:
+        """Switch to the Train screen, then start the trainer once it is drawn: the switch (styles,
+        layout, a full paint: about a tenth of a second of the UI thread) would otherwise run beside
+        the first epoch and take a core from it, on two cores both of the trainer's."""
+        self.action_goto("train")
+        self.call_after_refresh(self._train_worker, config, name, tags, stop, resume_from)
 
     def run_again(self, saved_config: dict[str, Any]) -> bool:
         """Start a new run with a saved run's config, validated again by the engine."""
@@ -206,8 +215,7 @@ class NNLabApp(KeyOrder, App[int]):
             return False
         self._stop = threading.Event()
         self.run_state.prepare(config, self.clock())
-        self._train_worker({}, None, None, self._stop, resume_from=str(run_dir))
-        self.action_goto("train")
+        self._show_then_train({}, None, None, self._stop, resume_from=str(run_dir))
         return True
 
     def open_run(self, run_dir: str) -> bool:

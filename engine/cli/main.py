@@ -11,6 +11,7 @@ import os
 import sys
 from typing import NoReturn, Sequence
 
+from engine.allocator import keep_freed_memory
 from engine.cli.exits import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from engine.config import ConfigError, parse_assignments
 from engine.model_summary import render_summary, summarize_stage
@@ -233,6 +234,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    keep_freed_memory()  # before torch or the TUI allocate anything: the same allocator for every command
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = parse_command_line(build_parser(), argv)
