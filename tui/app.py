@@ -31,7 +31,7 @@ from tui.commands import nnlab_commands
 from tui.input_order import KeyOrder
 from tui.keymap import APP
 from tui.run_state import RunState
-from tui.run_worker import BatchProgress, RunEvent, RunFailed, in_own_thread, run_training
+from tui.run_worker import LatestBatch, RunEvent, RunFailed, in_own_thread, run_training
 from tui.screens.compare import CompareScreen
 from tui.screens.help import HelpScreen
 from tui.screens.history import HistoryScreen
@@ -68,6 +68,7 @@ class NNLabApp(KeyOrder, App[int]):
         self.painted_at: float | None = None
         self.torch_at_first_paint: bool | None = None
         self._stop = threading.Event()
+        self.latest_batch = LatestBatch()  # the running trainer's latest BatchEnd (poll_batch reads it)
         self.failure: str | None = None  # why the app failed (an unhandled error): a run going is saved failed
         self._follow_timer: Timer | None = None  # follows a run shown from its folder (open_run)
         theme = os.environ.get("NNLAB_THEME")
@@ -183,8 +184,9 @@ class NNLabApp(KeyOrder, App[int]):
         """Switch to the Train screen, then start the trainer once it is drawn: the switch (styles,
         layout, a full paint: about a tenth of a second of the UI thread) would otherwise run beside
         the first epoch and take a core from it, on two cores both of the trainer's."""
+        self.latest_batch = LatestBatch()
         self.action_goto("train")
-        self.call_after_refresh(self._train_worker, config, name, tags, stop, resume_from)
+        self.call_after_refresh(self._train_worker, config, name, tags, stop, resume_from, self.latest_batch)
 
     def run_again(self, saved_config: dict[str, Any]) -> bool:
         """Start a new run with a saved run's config, validated again by the engine."""
@@ -197,10 +199,10 @@ class NNLabApp(KeyOrder, App[int]):
 
     @work(thread=True, exclusive=True, group="train", exit_on_error=False)
     def _train_worker(self, config: dict[str, Any], name: str | None, tags: list[str] | None,
-                      stop: threading.Event, resume_from: str | None = None) -> None:
+                      stop: threading.Event, resume_from: str | None, latest_batch: LatestBatch) -> None:
         worker = get_current_worker()
         in_own_thread(run_training, config, runs_dir=self.runs_dir, data_dir=self.data_dir, post=self.post_message,
-                      stop=stop, is_cancelled=lambda: worker.is_cancelled, name=name, tags=tags,
+                      latest_batch=latest_batch, stop=stop, is_cancelled=lambda: worker.is_cancelled, name=name, tags=tags,
                       app_failure=lambda: self.failure, resume_from=resume_from)
 
     def resume_run(self, run_dir: str) -> bool:
@@ -264,8 +266,11 @@ class NNLabApp(KeyOrder, App[int]):
     def on_run_event(self, message: RunEvent) -> None:
         self.run_state.apply(message.event, self.clock())
 
-    def on_batch_progress(self, message: BatchProgress) -> None:
-        self.run_state.apply(message.event, self.clock())
+    def poll_batch(self) -> None:
+        """Fold the trainer's latest batch into the run state (the Train screen calls it before drawing)."""
+        event = self.latest_batch.event
+        if event is not None and self.run_state.newer_batch(event):
+            self.run_state.apply(event, self.clock())
 
     def on_run_failed(self, message: RunFailed) -> None:
         self.run_state.fail(message.text, self.clock())

@@ -71,6 +71,12 @@ class RunState:
             self.ended_at = now
         self.version += 1
 
+    def newer_batch(self, event: BatchEnd) -> bool:
+        """A batch read from the trainer's LatestBatch moves the progress on: the run is going, and the batch
+        is later than what the run and epoch events (messages, which may arrive before or after it) say."""
+        return self.status in ("running", "stopping") and not self.external and \
+            (event.epoch, event.batch) > (self.epoch or 0, self.batch)
+
     def show_saved(self, *, run_id: str, run_dir: str, config: dict[str, Any], history: list[dict[str, Any]],
                    artifacts: dict[str, dict[str, Any]], status: str, message: str, device: str,
                    now: float) -> None:

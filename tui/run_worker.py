@@ -1,9 +1,11 @@
-"""The bridge from engine events (trainer thread) to Textual messages (UI thread).
+"""The bridge from engine events (trainer thread) to the UI thread.
 
 The trainer runs engine.train.train in a thread of its own, started for the run and ended with it
-(in_own_thread); every event it emits is wrapped in a message and sent with post_message, which is
+(in_own_thread). Run and epoch events are wrapped in messages and sent with post_message, which is
 thread-safe and never waits for the UI (call_from_thread would block the trainer on every batch).
-Batch messages may replace one another while queued (can_replace); epoch and run messages never do.
+Batch events are not messages: the trainer leaves the latest one in a LatestBatch, and the Train
+screen reads it when it draws the progress line (twice a second). A message wakes the UI thread, and
+each wake-up (tens of them a second, for batches of a few milliseconds) took a core from the trainer.
 
 Why a thread of its own, not the Textual worker's: Textual runs thread workers in asyncio's
 executor, whose threads live as long as the app. With the OpenMP build of torch, every thread
@@ -22,23 +24,27 @@ from typing import Any, Callable
 from textual.message import Message
 
 from engine.config import ConfigError
-from engine.events import BatchEnd, BatchPace, EpochEnd, RunFinished, RunStarted
+from engine.events import BatchEnd, EpochEnd, RunFinished, RunStarted
 from engine.train import resume, train
 
 
 class RunEvent(Message):
-    """One engine event (RunStarted, EpochEnd, RunFinished) for the app. Never coalesced."""
+    """One engine event (RunStarted, EpochEnd, RunFinished) for the app, in the order they happened."""
 
     def __init__(self, event: Any) -> None:
         super().__init__()
         self.event = event
 
 
-class BatchProgress(RunEvent):
-    """A BatchEnd: a newer one replaces an older one still waiting in the queue."""
+class LatestBatch:
+    """The trainer's latest BatchEnd, read by the UI when it draws. One attribute, replaced whole (atomic
+    in CPython): the trainer never waits, and the UI never wakes for a batch."""
 
-    def can_replace(self, message: Message) -> bool:
-        return type(message) is BatchProgress
+    def __init__(self) -> None:
+        self.event: BatchEnd | None = None
+
+    def put(self, event: BatchEnd) -> None:
+        self.event = event
 
 
 class AppFailed(Exception):
@@ -55,15 +61,12 @@ class RunFailed(Message):
 
 
 def message_for(event: Any) -> Message:
-    if isinstance(event, BatchEnd):
-        return BatchProgress(event)
     if isinstance(event, (RunStarted, EpochEnd, RunFinished)):
         return RunEvent(event)
-    raise TypeError(f"not an engine event: {event!r}")
+    raise TypeError(f"not a run or epoch event: {event!r}")
 
 
 TRAINER_NICE = 5
-BATCH_POST_S = 0.05  # at most 20 batch messages a second; epoch and run messages always go
 
 
 def lower_priority() -> None:
@@ -96,19 +99,19 @@ def in_own_thread(target: Callable[..., None], *args: Any, **kwargs: Any) -> Non
 
 
 def run_training(config: dict[str, Any], *, runs_dir: str, data_dir: str, post: Callable[[Message], Any],
-                 stop: threading.Event, is_cancelled: Callable[[], bool] = lambda: False,
+                 latest_batch: LatestBatch, stop: threading.Event, is_cancelled: Callable[[], bool] = lambda: False,
                  name: str | None = None, tags: list[str] | None = None,
                  app_failure: Callable[[], str | None] = lambda: None,
                  resume_from: str | None = None) -> None:
     """Call the engine's training loop (or engine.train.resume of the run in `resume_from`, with `config`
-    as its overrides), posting each event; runs in the worker thread. When `app_failure()` says why the
-    app failed, the run stops and is saved as failed with that reason."""
-    batch_pace = BatchPace(BATCH_POST_S)
+    as its overrides), posting run and epoch events and leaving batch events in `latest_batch`; runs in
+    the worker thread. When `app_failure()` says why the app failed, the run stops and is saved as failed
+    with that reason."""
 
     def emit(event: Any) -> None:
-        # only the latest batch counter is shown (twice a second), and each message wakes the UI thread,
-        # which then takes a core from the trainer
-        if not isinstance(event, BatchEnd) or batch_pace(event):
+        if isinstance(event, BatchEnd):
+            latest_batch.put(event)
+        else:
             post(message_for(event))
 
     lower_priority()

@@ -11,7 +11,7 @@ from engine.events import BatchEnd
 from engine.store import RunRecord
 from tui.fuzzy import matches, parse_query
 from tui.run_state import RunState
-from tui.run_worker import BatchProgress, RunEvent, message_for
+from tui.run_worker import RunEvent, message_for
 from tui.smoothing import ema, finite_points
 from tui.widgets.boundary import blend, boundary_rows
 
@@ -65,11 +65,11 @@ def test_diverged_is_detected_from_status_or_nan():
     assert state.diverged()
 
 
-def test_batch_messages_coalesce_epoch_messages_never():
-    a, b = message_for(BatchEnd(1, 1, 20)), message_for(BatchEnd(1, 2, 20))
-    assert isinstance(a, BatchProgress) and b.can_replace(a)
+def test_run_and_epoch_events_are_messages_batches_are_not():
     epoch = message_for(circles_events(epochs=1)[1])
-    assert type(epoch) is RunEvent and not epoch.can_replace(a) and not b.can_replace(epoch)
+    assert type(epoch) is RunEvent
+    with pytest.raises(TypeError):
+        message_for(BatchEnd(1, 1, 20))  # batches go to the app's LatestBatch (tests/tui/test_batch_progress.py)
 
 
 def test_boundary_picture_orientation():

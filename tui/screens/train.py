@@ -114,6 +114,7 @@ class TrainScreen(Screen):
     # ------------------------------------------------------------------ drawing
     def tick(self) -> None:
         """Cheap text every tick; plots and panels only when their data changed (see PLOT_S)."""
+        self.app.poll_batch()  # type: ignore[attr-defined]
         state = self.state
         self._draw_header(state)
         self.query_one(ResourceLine).tick()
