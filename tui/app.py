@@ -3,8 +3,9 @@
 Only the Lab screen is built at start (the others when first shown), and torch is never
 imported before the first paint: devices are probed in a child process, the trainer imports
 torch in its worker thread. Training runs in one thread worker owned by the app (so it
-keeps going while you browse History); its events arrive as messages (tui.run_worker)
-and fold into `self.run_state` (tui.run_state.RunState), which the Train screen draws on a timer.
+keeps going while you browse History); its start and end arrive as messages, its epochs and
+batches through a mailbox the app collects (tui.run_worker), and all fold into `self.run_state`
+(tui.run_state.RunState), which the Train screen draws on a timer.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from tui.commands import nnlab_commands
 from tui.input_order import KeyOrder
 from tui.keymap import APP
 from tui.run_state import RunState
-from tui.run_worker import LatestBatch, RunEvent, RunFailed, in_own_thread, run_training
+from tui.run_worker import Mailbox, RunEvent, RunFailed, in_own_thread, run_training
 from tui.screens.compare import CompareScreen
 from tui.screens.help import HelpScreen
 from tui.screens.history import HistoryScreen
@@ -40,6 +41,7 @@ from tui.screens.studies import StudiesScreen, StudySource
 from tui.screens.train import TrainScreen
 
 FOLLOW_S = 1.0  # how often a run shown from its folder is read again while another process runs it
+COLLECT_S = 0.5  # while the Train screen is not shown: how often the trainer's epochs are taken
 PREPARE_TRAIN_S = 0.5  # after the first paint: the Train screen is built while the user reads the Lab
 
 
@@ -68,9 +70,10 @@ class NNLabApp(KeyOrder, App[int]):
         self.painted_at: float | None = None
         self.torch_at_first_paint: bool | None = None
         self._stop = threading.Event()
-        self.latest_batch = LatestBatch()  # the running trainer's latest BatchEnd (poll_batch reads it)
+        self.mailbox = Mailbox()  # the running trainer's epochs and latest batch (collect() takes them)
         self.failure: str | None = None  # why the app failed (an unhandled error): a run going is saved failed
         self._follow_timer: Timer | None = None  # follows a run shown from its folder (open_run)
+        self._collect_timer: Timer | None = None  # takes the trainer's epochs while another screen is shown
         theme = os.environ.get("NNLAB_THEME")
         if theme:
             self.theme = theme
@@ -184,9 +187,11 @@ class NNLabApp(KeyOrder, App[int]):
         """Switch to the Train screen, then start the trainer once it is drawn: the switch (styles,
         layout, a full paint: about a tenth of a second of the UI thread) would otherwise run beside
         the first epoch and take a core from it, on two cores both of the trainer's."""
-        self.latest_batch = LatestBatch()
+        self.mailbox = Mailbox()
+        if self._collect_timer is None:
+            self._collect_timer = self.set_interval(COLLECT_S, self._collect_elsewhere)
         self.action_goto("train")
-        self.call_after_refresh(self._train_worker, config, name, tags, stop, resume_from, self.latest_batch)
+        self.call_after_refresh(self._train_worker, config, name, tags, stop, resume_from, self.mailbox)
 
     def run_again(self, saved_config: dict[str, Any]) -> bool:
         """Start a new run with a saved run's config, validated again by the engine."""
@@ -199,10 +204,10 @@ class NNLabApp(KeyOrder, App[int]):
 
     @work(thread=True, exclusive=True, group="train", exit_on_error=False)
     def _train_worker(self, config: dict[str, Any], name: str | None, tags: list[str] | None,
-                      stop: threading.Event, resume_from: str | None, latest_batch: LatestBatch) -> None:
+                      stop: threading.Event, resume_from: str | None, mailbox: Mailbox) -> None:
         worker = get_current_worker()
         in_own_thread(run_training, config, runs_dir=self.runs_dir, data_dir=self.data_dir, post=self.post_message,
-                      latest_batch=latest_batch, stop=stop, is_cancelled=lambda: worker.is_cancelled, name=name, tags=tags,
+                      mailbox=mailbox, stop=stop, is_cancelled=lambda: worker.is_cancelled, name=name, tags=tags,
                       app_failure=lambda: self.failure, resume_from=resume_from)
 
     def resume_run(self, run_dir: str) -> bool:
@@ -264,13 +269,25 @@ class NNLabApp(KeyOrder, App[int]):
                 self.run_state.version += 1
 
     def on_run_event(self, message: RunEvent) -> None:
+        self.collect()  # the epochs the run ended after come first
         self.run_state.apply(message.event, self.clock())
 
-    def poll_batch(self) -> None:
-        """Fold the trainer's latest batch into the run state (the Train screen calls it before drawing)."""
-        event = self.latest_batch.event
-        if event is not None and self.run_state.newer_batch(event):
-            self.run_state.apply(event, self.clock())
+    def _collect_elsewhere(self) -> None:
+        if self.current_mode != "train":  # the Train screen collects when it draws
+            self.collect()
+
+    def collect(self) -> None:
+        """Fold what the trainer left in the mailbox into the run state: its epochs, then its latest batch.
+        The Train screen calls it before it draws, the app's timer while another screen is shown."""
+        state = self.run_state
+        if state.status not in ("running", "stopping") or state.external:
+            return  # the run's start has not been taken yet (it comes first), or this is not our run
+        now = self.clock()
+        for event in self.mailbox.take_epochs():
+            state.apply(event, now)
+        batch = self.mailbox.batch
+        if batch is not None and state.newer_batch(batch):
+            state.apply(batch, now)
 
     def on_run_failed(self, message: RunFailed) -> None:
         self.run_state.fail(message.text, self.clock())

@@ -72,10 +72,9 @@ class RunState:
         self.version += 1
 
     def newer_batch(self, event: BatchEnd) -> bool:
-        """A batch read from the trainer's LatestBatch moves the progress on: the run is going, and the batch
-        is later than what the run and epoch events (messages, which may arrive before or after it) say."""
-        return self.status in ("running", "stopping") and not self.external and \
-            (event.epoch, event.batch) > (self.epoch or 0, self.batch)
+        """A batch read from the trainer's mailbox moves the progress on: it is later than the last epoch
+        taken (the trainer may have ended that epoch, or begun the next, since it left the batch)."""
+        return (event.epoch, event.batch) > (self.epoch or 0, self.batch)
 
     def show_saved(self, *, run_id: str, run_dir: str, config: dict[str, Any], history: list[dict[str, Any]],
                    artifacts: dict[str, dict[str, Any]], status: str, message: str, device: str,

@@ -1,11 +1,11 @@
 """The bridge from engine events (trainer thread) to the UI thread.
 
 The trainer runs engine.train.train in a thread of its own, started for the run and ended with it
-(in_own_thread). Run and epoch events are wrapped in messages and sent with post_message, which is
-thread-safe and never waits for the UI (call_from_thread would block the trainer on every batch).
-Batch events are not messages: the trainer leaves the latest one in a LatestBatch, and the Train
-screen reads it when it draws the progress line (twice a second). A message wakes the UI thread, and
-each wake-up (tens of them a second, for batches of a few milliseconds) took a core from the trainer.
+(in_own_thread). The run's start and end are messages (post_message: thread-safe, and it never waits
+for the UI). Epochs and batches are not: the trainer leaves them in a Mailbox (every epoch, in order;
+the latest batch), and the app collects them when the Train screen draws (twice a second) and before
+it takes the run's end. A message wakes the UI thread, and a wake-up per epoch or batch (hundreds a
+second for circles, whose epochs take milliseconds) took a core from the trainer.
 
 Why a thread of its own, not the Textual worker's: Textual runs thread workers in asyncio's
 executor, whose threads live as long as the app. With the OpenMP build of torch, every thread
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import deque
 from typing import Any, Callable
 
 from textual.message import Message
@@ -29,22 +30,34 @@ from engine.train import resume, train
 
 
 class RunEvent(Message):
-    """One engine event (RunStarted, EpochEnd, RunFinished) for the app, in the order they happened."""
+    """A run's start or end (RunStarted, RunFinished) for the app."""
 
     def __init__(self, event: Any) -> None:
         super().__init__()
         self.event = event
 
 
-class LatestBatch:
-    """The trainer's latest BatchEnd, read by the UI when it draws. One attribute, replaced whole (atomic
-    in CPython): the trainer never waits, and the UI never wakes for a batch."""
+class Mailbox:
+    """What the trainer hands the UI between two draws: every EpochEnd, in order, and the latest BatchEnd.
+    A deque's append and popleft are thread-safe, and the batch is one attribute replaced whole: the
+    trainer never waits, and the UI is never woken for an epoch or a batch."""
 
     def __init__(self) -> None:
-        self.event: BatchEnd | None = None
+        self.epochs: deque[EpochEnd] = deque()
+        self.batch: BatchEnd | None = None
 
-    def put(self, event: BatchEnd) -> None:
-        self.event = event
+    def put(self, event: EpochEnd | BatchEnd) -> None:
+        if isinstance(event, BatchEnd):
+            self.batch = event
+        else:
+            self.epochs.append(event)
+
+    def take_epochs(self) -> list[EpochEnd]:
+        """The epochs left since the last call, oldest first."""
+        taken = []
+        while self.epochs:
+            taken.append(self.epochs.popleft())
+        return taken
 
 
 class AppFailed(Exception):
@@ -61,9 +74,9 @@ class RunFailed(Message):
 
 
 def message_for(event: Any) -> Message:
-    if isinstance(event, (RunStarted, EpochEnd, RunFinished)):
+    if isinstance(event, (RunStarted, RunFinished)):
         return RunEvent(event)
-    raise TypeError(f"not a run or epoch event: {event!r}")
+    raise TypeError(f"not a run's start or end: {event!r}")
 
 
 TRAINER_NICE = 5
@@ -99,18 +112,18 @@ def in_own_thread(target: Callable[..., None], *args: Any, **kwargs: Any) -> Non
 
 
 def run_training(config: dict[str, Any], *, runs_dir: str, data_dir: str, post: Callable[[Message], Any],
-                 latest_batch: LatestBatch, stop: threading.Event, is_cancelled: Callable[[], bool] = lambda: False,
+                 mailbox: Mailbox, stop: threading.Event, is_cancelled: Callable[[], bool] = lambda: False,
                  name: str | None = None, tags: list[str] | None = None,
                  app_failure: Callable[[], str | None] = lambda: None,
                  resume_from: str | None = None) -> None:
     """Call the engine's training loop (or engine.train.resume of the run in `resume_from`, with `config`
-    as its overrides), posting run and epoch events and leaving batch events in `latest_batch`; runs in
+    as its overrides), posting its start and end and leaving its epochs and batches in `mailbox`; runs in
     the worker thread. When `app_failure()` says why the app failed, the run stops and is saved as failed
     with that reason."""
 
     def emit(event: Any) -> None:
-        if isinstance(event, BatchEnd):
-            latest_batch.put(event)
+        if isinstance(event, (EpochEnd, BatchEnd)):
+            mailbox.put(event)
         else:
             post(message_for(event))
 

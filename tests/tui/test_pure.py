@@ -65,11 +65,12 @@ def test_diverged_is_detected_from_status_or_nan():
     assert state.diverged()
 
 
-def test_run_and_epoch_events_are_messages_batches_are_not():
-    epoch = message_for(circles_events(epochs=1)[1])
-    assert type(epoch) is RunEvent
-    with pytest.raises(TypeError):
-        message_for(BatchEnd(1, 1, 20))  # batches go to the app's LatestBatch (tests/tui/test_batch_progress.py)
+def test_a_runs_start_and_end_are_messages_epochs_and_batches_are_not():
+    events = circles_events(epochs=1, status="finished")
+    assert all(type(message_for(e)) is RunEvent for e in (events[0], events[-1]))
+    for event in (events[1], BatchEnd(1, 1, 20)):  # they go to the app's Mailbox (tests/tui/test_trainer_mailbox.py)
+        with pytest.raises(TypeError):
+            message_for(event)
 
 
 def test_boundary_picture_orientation():

@@ -116,7 +116,7 @@ class TrainScreen(Screen):
         """Cheap text every tick; plots and panels only when their data changed (see PLOT_S)."""
         if self._pruning or self._closing:  # the app is closing: its timer may fire once more, its widgets gone
             return
-        self.app.poll_batch()  # type: ignore[attr-defined]
+        self.app.collect()  # type: ignore[attr-defined]
         state = self.state
         self._draw_header(state)
         self.query_one(ResourceLine).tick()

@@ -1,6 +1,7 @@
-"""Batches reach the Train screen without waking the UI: the trainer leaves its latest BatchEnd in the
-app's LatestBatch, and the screen reads it when it draws the progress line. Only run and epoch events are
-messages (each message wakes the UI thread, which then takes a core from the trainer)."""
+"""Epochs and batches reach the Train screen without waking the UI: the trainer leaves every EpochEnd and
+its latest BatchEnd in the app's Mailbox, and the app collects them when the screen draws (and before it
+takes the run's end). Only a run's start and end are messages: each message wakes the UI thread, which
+then takes a core from the trainer, and circles epochs come hundreds a second."""
 from __future__ import annotations
 
 import asyncio
@@ -16,7 +17,7 @@ from tui.app import NNLabApp
 from tui.run_worker import RunEvent
 
 
-def test_a_real_run_posts_its_run_and_epoch_events_and_no_batch_message(tmp_path):
+def test_a_real_run_posts_its_start_and_end_and_no_epoch_or_batch_message(tmp_path):
     asyncio.run(_real_run(tmp_path))
 
 
@@ -40,19 +41,20 @@ async def _real_run(tmp_path):
         batches = app.run_state.batches
         assert batches >= 10  # many batches an epoch: a message per batch would show
         kinds = [type(m.event).__name__ if isinstance(m, RunEvent) else type(m).__name__ for m in from_trainer]
-        assert kinds == ["RunStarted", "EpochEnd", "EpochEnd", "RunFinished"]
-        assert app.latest_batch.event == BatchEnd(2, batches, batches)  # every batch went to the slot
-        assert len(app.run_state.history) == 2
+        assert kinds == ["RunStarted", "RunFinished"]
+        assert app.mailbox.batch == BatchEnd(2, batches, batches)  # every batch went to the mailbox
+        assert [row["epoch"] for row in app.run_state.history] == [1, 2]  # every epoch was collected, in order
+        assert not app.mailbox.epochs
 
 
-def test_the_progress_line_reads_the_latest_batch_and_never_goes_back(tmp_path):
+def test_the_screen_takes_epochs_in_order_and_the_latest_batch_and_never_goes_back(tmp_path):
     asyncio.run(_progress(tmp_path))
 
 
 async def _progress(tmp_path):
     app = NNLabApp(runs_dir=str(tmp_path / "runs"), data_dir=str(tmp_path / "data"))
     app.devices = dict(DEVICES)
-    started, first_epoch = circles_events(epochs=1, total=5)[:2]
+    started, first_epoch, second_epoch = circles_events(epochs=2, total=5)[:3]
     assert isinstance(started, RunStarted) and isinstance(first_epoch, EpochEnd)
     batches = started.batches_per_epoch
     async with app.run_test(size=(100, 32)) as pilot:
@@ -66,20 +68,25 @@ async def _progress(tmp_path):
             train.tick()
             return str(getattr(progress, "shown_text", ""))
 
-        app.latest_batch.put(BatchEnd(1, 2, batches))
+        app.mailbox.put(BatchEnd(1, 2, batches))
         assert "batch 2/" not in shown()  # before RunStarted reached the UI: not a batch of this run yet
         app.run_state.apply(started, app.clock())
         assert f"batch 2/{batches}" in shown()
-        app.latest_batch.put(BatchEnd(1, 3, batches))
+        app.mailbox.put(BatchEnd(1, 3, batches))
         assert f"batch 3/{batches}" in shown()
-        app.run_state.apply(first_epoch, app.clock())  # epoch 1 ended (its message came before the slot was read)
-        app.latest_batch.put(BatchEnd(1, batches - 1, batches))  # read late: older than the epoch's end
+        app.mailbox.put(BatchEnd(1, batches - 1, batches))
+        app.mailbox.put(first_epoch)  # the epoch ended after that batch: its end wins
         shown()
-        assert (app.run_state.epoch, app.run_state.batch) == (1, batches)
-        app.latest_batch.put(BatchEnd(2, 1, batches))
+        assert (app.run_state.epoch, app.run_state.batch) == (1, batches) and len(app.run_state.history) == 1
+        app.mailbox.put(BatchEnd(2, 1, batches))
         assert f"batch 1/{batches}" in shown() and app.run_state.epoch == 2
-        app.run_state.apply(RunFinished(started.run_id, started.run_dir, "circles-nn", "finished", 1, {}, {}),
-                            app.clock())
-        app.latest_batch.put(BatchEnd(2, 2, batches))
+        app.mailbox.put(BatchEnd(2, batches, batches))
+        app.mailbox.put(second_epoch)
+        app.post_message(RunEvent(RunFinished(started.run_id, started.run_dir, "circles-nn", "finished", 2, {},
+                                              {})))
+        await pilot.pause()
+        # the run's end came before the screen drew again: the epoch left in the mailbox was taken first
+        assert app.run_state.status == "finished" and [r["epoch"] for r in app.run_state.history] == [1, 2]
+        app.mailbox.put(BatchEnd(3, 1, batches))
         shown()
-        assert app.run_state.batch == 1  # a finished run takes no more batches
+        assert app.run_state.epoch == 2  # a finished run takes no more batches
