@@ -229,7 +229,8 @@ def test_resume_an_interrupted_run_from_history(runs_dir, tmp_path):
     async def main():
         app = make_app(runs_dir, tmp_path)
         async with app.run_test(size=(100, 32)) as pilot:
-            app.start_run(resolve_config("circles-nn", {"epochs": "400", "lr": "0.1"}))
+            # long enough that `s` comes before the end: the app takes epochs twice a second
+            app.start_run(resolve_config("circles-nn", {"epochs": "2000", "lr": "0.1"}))
             await wait_for(pilot, lambda: len(app.run_state.history) >= 3, 120, "3 epochs")
             await pilot.press("s")
             await wait_for(pilot, lambda: app.run_state.status == "interrupted", 60, "interrupted")
@@ -245,7 +246,7 @@ def test_resume_an_interrupted_run_from_history(runs_dir, tmp_path):
             second = app.run_state.run_dir
         record = read_record(second)
         assert record.resumed_from == first and record.status == "finished"
-        assert [r["epoch"] for r in read_metrics(second)] == list(range(1, 401))
+        assert [r["epoch"] for r in read_metrics(second)] == list(range(1, 2001))
 
     asyncio.run(main())
 
