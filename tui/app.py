@@ -9,6 +9,7 @@ batches through a mailbox the app collects (tui.run_worker), and all fold into `
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -186,7 +187,11 @@ class NNLabApp(KeyOrder, App[int]):
                          stop: threading.Event, resume_from: str | None = None) -> None:
         """Switch to the Train screen, then start the trainer once it is drawn: the switch (styles,
         layout, a full paint: about a tenth of a second of the UI thread) would otherwise run beside
-        the first epoch and take a core from it, on two cores both of the trainer's."""
+        the first epoch and take a core from it, on two cores both of the trainer's. What exists now is
+        kept out of the cyclic GC's full collections from here (gc.freeze): one, set off by the switch's
+        allocations, walked the whole heap (torch's objects included) for a quarter of a second before the
+        run could start. train() keeps it so while the epochs run; the worker hands it back at the end."""
+        gc.freeze()
         self.mailbox = Mailbox()
         if self._collect_timer is None:
             self._collect_timer = self.set_interval(COLLECT_S, self._collect_elsewhere)
@@ -206,9 +211,12 @@ class NNLabApp(KeyOrder, App[int]):
     def _train_worker(self, config: dict[str, Any], name: str | None, tags: list[str] | None,
                       stop: threading.Event, resume_from: str | None, mailbox: Mailbox) -> None:
         worker = get_current_worker()
-        in_own_thread(run_training, config, runs_dir=self.runs_dir, data_dir=self.data_dir, post=self.post_message,
-                      mailbox=mailbox, stop=stop, is_cancelled=lambda: worker.is_cancelled, name=name, tags=tags,
-                      app_failure=lambda: self.failure, resume_from=resume_from)
+        try:
+            in_own_thread(run_training, config, runs_dir=self.runs_dir, data_dir=self.data_dir,
+                          post=self.post_message, mailbox=mailbox, stop=stop, is_cancelled=lambda: worker.is_cancelled,
+                          name=name, tags=tags, app_failure=lambda: self.failure, resume_from=resume_from)
+        finally:
+            gc.unfreeze()  # (train() did, unless the run failed before its epochs: bad input found in the data)
 
     def resume_run(self, run_dir: str) -> bool:
         """Continue an interrupted or crashed run into a new run (engine.train.resume, as `nnlab resume`)."""
@@ -271,6 +279,11 @@ class NNLabApp(KeyOrder, App[int]):
     def on_run_event(self, message: RunEvent) -> None:
         self.collect()  # the epochs the run ended after come first
         self.run_state.apply(message.event, self.clock())
+
+    def on_unmount(self) -> None:
+        """The app ends: hand back what a run's start froze (gc.freeze in _show_then_train), also when it
+        ends before its trainer began. A trainer still stopping hands it back itself when it ends."""
+        gc.unfreeze()
 
     def _collect_elsewhere(self) -> None:
         if self.current_mode != "train":  # the Train screen collects when it draws

@@ -114,12 +114,13 @@ class TrainScreen(Screen):
     # ------------------------------------------------------------------ drawing
     def tick(self) -> None:
         """Cheap text every tick; plots and panels only when their data changed (see PLOT_S)."""
-        if self._pruning or self._closing:  # the app is closing: its timer may fire once more, its widgets gone
+        resource_lines = self.query(ResourceLine)
+        if not resource_lines:  # no widgets: the app ended as the screen was made, or is taking it down
             return
         self.app.collect()  # type: ignore[attr-defined]
         state = self.state
         self._draw_header(state)
-        self.query_one(ResourceLine).tick()
+        resource_lines.first().tick()
         if state.version == self.drawn_version:
             return
         views = panel_views(state.stage) if state.stage else []
