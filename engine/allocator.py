@@ -3,18 +3,20 @@
 torch allocates its tensors with the C library's malloc. glibc's defaults hand freed memory back to the
 system early (a free block above 128 KiB at the top of a heap is trimmed; a thread's heap shrinks with
 MADV_DONTNEED) and take it again on the next step, one zeroed page (a page fault) at a time. A training
-step frees and allocates the same tensors every batch, so it pays those faults every batch: hundreds of
-thousands of them in a few seconds of a small CNN. Their number swings from run to run and is highest
-where the trainer is not the process's main thread (the TUI, whose trainer runs in a thread of its own
-with a heap of its own): measured by bench/tui_speed.py at 0.93-0.95 of the headless speed with glibc's
-defaults, 0.98-0.99 with these.
+step frees and allocates the same tensors every batch, so it can pay those faults every batch: from 25
+thousand to 320 thousand of them in the same six epochs of a small CNN on digits, from one run to the next.
+They cost the TUI (whose trainer is a thread beside the UI's, with a heap of its own) more than `nnlab
+run`: bench/tui_speed.py measured 0.92-0.97 of the headless speed with glibc's defaults and 0.97-0.99
+with these settings in both processes from their start (four to six runs each, before the UI's per-batch and
+per-epoch messages were removed, which brought it to 0.98-1.0).
 
-keep_freed_memory() sets, for the whole process and once (engine.train.train calls it, so every front
-end trains with the same allocator):
+keep_freed_memory() sets, for the whole process and once (`nnlab`'s entry point and the TUI app call it
+first thing, engine.train.train for any other caller: every front end trains with the same allocator):
 - M_MMAP_THRESHOLD 32 MiB: blocks below it come from the heaps (reused), not from fresh mappings;
 - M_TRIM_THRESHOLD 64 MiB: a heap keeps up to this much free memory at its top;
 - M_TOP_PAD 16 MiB: a heap grows, and is trimmed back, by this much more than needed.
-A process keeps at most some tens of MiB more memory than it uses: little beside torch's own few hundred.
+A process keeps at most some tens of MiB more memory than it uses, little beside torch's own: the peak
+RSS of a 4-epoch digits CNN run was 1.01-1.07 GB with either setting.
 Where the user set any MALLOC_*_ variable of these, glibc already has the user's choice, and nothing is
 changed; elsewhere than glibc (macOS, musl, Windows) nothing is done.
 """
