@@ -5,7 +5,6 @@ hold plain Python values (no tensors), so they can cross threads freely.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Union
 
@@ -56,19 +55,3 @@ class RunFinished:
 
 Event = Union[RunStarted, BatchEnd, EpochEnd, RunFinished]
 Emit = Callable[[Event], None]
-
-
-class BatchPace:
-    """Which BatchEnd events a front end shows: at most one every `every_s` seconds, and the last batch of
-    each epoch. A batch can take microseconds (circles); a progress display needs a few updates a second."""
-
-    def __init__(self, every_s: float) -> None:
-        self.every_s = every_s
-        self.last = float("-inf")
-
-    def __call__(self, event: BatchEnd) -> bool:
-        now = time.monotonic()
-        if now - self.last < self.every_s and event.batch != event.batches:
-            return False
-        self.last = now
-        return True

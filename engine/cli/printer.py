@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from typing import IO, Any
 
 from rich.console import Console
@@ -15,7 +16,23 @@ from rich.progress import (
 )
 from rich.table import Column
 
-from engine.events import BatchEnd, BatchPace, EpochEnd, Event, RunFinished, RunStarted
+from engine.events import BatchEnd, EpochEnd, Event, RunFinished, RunStarted
+
+
+class BatchPace:
+    """Which BatchEnd events the progress bar shows: at most one every `every_s` seconds, and the last batch of
+    each epoch. A batch can take microseconds (circles); a progress display needs a few updates a second."""
+
+    def __init__(self, every_s: float) -> None:
+        self.every_s = every_s
+        self.last = float("-inf")
+
+    def __call__(self, event: BatchEnd) -> bool:
+        now = time.monotonic()
+        if now - self.last < self.every_s and event.batch != event.batches:
+            return False
+        self.last = now
+        return True
 
 
 def format_epoch(epoch: int, total: int, metrics: dict[str, Any]) -> str:

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tmux_driver import tmux
+from tmux_driver import tmux, wait_for_screen
 
 ROOT = Path(__file__).resolve().parents[2]
 VIEWS = ["samples", "confusion", "summary"]
@@ -65,15 +65,9 @@ def run(presses: int, stage: str, dataset: str, train: bool) -> dict:
                f"--dataset {dataset} {'--train' if train else ''}")
         tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "36", cmd)
         try:
-            end = time.time() + 120
             want = "RUNNING" if train else "[samples]"
-            while time.time() < end:
-                screen = tmux("capture-pane", "-t", session, "-p")
-                if want in screen and (not train or "epoch 1/" in screen or "epoch 2/" in screen):
-                    break
-                time.sleep(0.1)
-            else:
-                raise RuntimeError("the run did not start:\n" + tmux("capture-pane", "-t", session, "-p"))
+            wait_for_screen(session, lambda screen: want in screen and (
+                not train or "epoch 1/" in screen or "epoch 2/" in screen), 120, "the run")
             time.sleep(1.0)
             lat = measure(session, presses)
             screen = tmux("capture-pane", "-t", session, "-p")

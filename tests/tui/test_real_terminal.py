@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from tmux_driver import tmux
+from tmux_driver import tmux, wait_for_screen
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,10 +57,7 @@ def test_switches_and_resizes_leave_no_stale_cells(tmp_path, term):
                f"PYTHONPATH={ROOT} {sys.executable} -m engine; sleep 60")
     tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24", command)
     try:
-        end = time.monotonic() + 60
-        while "circles-manual" not in tmux("capture-pane", "-p", "-t", session):
-            assert time.monotonic() < end, "the Lab screen did not show"
-            time.sleep(0.2)
+        wait_for_screen(session, lambda screen: "circles-manual" in screen, 60, "the Lab screen")
         steps = [("keys", "3"), ("keys", "space"), ("keys", "down"), ("keys", "space"), ("keys", "c"),
                  ("keys", "2"), ("keys", "5"), ("keys", "1"), ("size", "120x40"), ("keys", "3"),
                  ("size", "70x20"), ("keys", "4"), ("size", "100x30"), ("keys", "2"), ("keys", "1")]
