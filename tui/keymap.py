@@ -45,6 +45,7 @@ TRAIN = [
 
 HISTORY = [
     Binding("slash", "search", "Search", key_display="/"),
+    Binding("escape", "leave_search", "Leave search", show=False),
     Binding("o", "sort", "Sort"),
     Binding("O", "reverse", "Reverse sort", show=False),
     Binding("f", "filter_stage", "Stage filter", show=False),

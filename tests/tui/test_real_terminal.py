@@ -58,12 +58,18 @@ def test_switches_and_resizes_leave_no_stale_cells(tmp_path, term):
     tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24", command)
     try:
         wait_for_screen(session, lambda screen: "circles-manual" in screen, 60, "the Lab screen")
-        steps = [("keys", "3"), ("keys", "space"), ("keys", "down"), ("keys", "space"), ("keys", "c"),
-                 ("keys", "2"), ("keys", "5"), ("keys", "1"), ("size", "120x40"), ("keys", "3"),
-                 ("size", "70x20"), ("keys", "4"), ("size", "100x30"), ("keys", "2"), ("keys", "1")]
-        for kind, value in steps:
+        # each step, and the text that shows it has taken effect (the screen's own state, not a pause: History's
+        # first listing can take more than a second on a loaded machine); "" where nothing tells
+        listed = "2 of 2 runs"
+        steps = [("keys", "3", listed), ("keys", "space", "marked 1"), ("keys", "down", ""),
+                 ("keys", "space", "marked 2"), ("keys", "c", "4 Compare"), ("keys", "2", "2 Train"),
+                 ("keys", "5", "5 Studies"), ("keys", "1", "1 Lab"), ("size", "120x40", ""), ("keys", "3", listed),
+                 ("size", "70x20", ""), ("keys", "4", "4 Compare"), ("size", "100x30", ""), ("keys", "2", "2 Train"),
+                 ("keys", "1", "1 Lab")]
+        for kind, value, shows in steps:
             if kind == "keys":
                 tmux("send-keys", "-t", session, value)
+                wait_for_screen(session, lambda screen, text=shows: text in screen, 60, f"after keys {value}: {shows!r}")
             else:
                 resize(session, *map(int, value.split("x")))
                 settle(session)

@@ -145,10 +145,10 @@ def test_real_terminal_run_and_every_screen(terminal, runs_dir, tmp_path):
         time.sleep(1.0)  # the value fields are built just after the first paint
         tmux.send("C-r")  # start the stage shown (circles-manual, 150 epochs)
         tmux.wait_for("FINISHED", timeout=120)
-        for key, text in (("3", "History"), ("4", "Compare"), ("2", "Train"), ("?", "everywhere")):
+        # each screen's own title (the footer names other screens too: "c Compare" is on History)
+        for key, text in (("3", "3 History"), ("4", "4 Compare"), ("2", "2 Train"), ("?", "everywhere")):
             tmux.send(key)
             tmux.wait_for(text)
-            time.sleep(0.5)  # as a person would: the screen is up before the next key
         tmux.send("Escape")
         tmux.send("C-p")
         time.sleep(0.5)

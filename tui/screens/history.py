@@ -16,7 +16,6 @@ from typing import Any, Callable
 from textual import on, work
 from textual.app import ComposeResult
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
 from engine.config import ConfigError
@@ -31,6 +30,7 @@ from engine.store import (
 from tui.figure_actions import history_figure, save_figure, show_reproduce_command
 from tui.fuzzy import Query
 from tui.keymap import HISTORY
+from tui.screens.home_focus import HomeFocusScreen
 from tui.widgets.dialogs import PromptScreen
 from tui.widgets.run_preview import RunPreview
 from tui.widgets.runs_table import CONFIGS, RunsTable
@@ -85,8 +85,9 @@ class ConfigsRead(Message):
     """The configs a key=value search needs are read: filter again."""
 
 
-class HistoryScreen(Screen):
+class HistoryScreen(HomeFocusScreen):
     SUB_TITLE = "3 History: saved runs"
+    HOME = "#history-table"
     BINDINGS = HISTORY
 
     def __init__(self) -> None:
@@ -115,7 +116,6 @@ class HistoryScreen(Screen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.query_one(RunsTable).focus()
         self.set_interval(POLL_S, self.poll)
         self.poll()
 
@@ -240,7 +240,11 @@ class HistoryScreen(Screen):
 
     @on(Input.Submitted, "#history-search")
     def _search_done(self) -> None:
-        self.table.focus()
+        self.focus_home()
+
+    def action_leave_search(self) -> None:
+        """Escape: back to the table, the filter kept (the field keeps its text)."""
+        self.focus_home()
 
     def action_sort(self) -> None:
         self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]

@@ -15,7 +15,6 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, OptionList, RadioButton, RadioSet, Static
 from textual.widgets.option_list import Option
 
@@ -23,6 +22,7 @@ from engine.config import ConfigError
 from engine.precheck import precheck
 from engine.stages import STAGES, Stage, resolve_config
 from tui.keymap import LAB
+from tui.screens.home_focus import HomeFocusScreen
 
 PARTS = {"2-ab": "2-ab  the MLP", "2-cd": "2-cd  CNN, CIFAR-10"}
 
@@ -60,13 +60,14 @@ def key_input(stage: Stage, name: str, value: Any) -> Input:
     return Input(value_text(value), id=f"key-{name}", classes="key-input", tooltip=f"{spec.help} ({spec.allowed()})")
 
 
-class LabScreen(Screen):
+class LabScreen(HomeFocusScreen):
     """The form is three columns that line up row by row: one Static with the key names, one
     Input per key, one Static with each key's help (or, in red, its error). The focused key's
     full help and any error show in a line docked under the form, always in view. Few widgets
     (one per key, not five) keep the first paint and stage switches fast."""
 
     SUB_TITLE = "1 Lab: pick a stage, set its values, start"
+    HOME = "#stages"
     BINDINGS = LAB
 
     def __init__(self) -> None:

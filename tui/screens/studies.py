@@ -16,11 +16,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from engine.config import ConfigError
 from tui.keymap import STUDIES
+from tui.screens.home_focus import HomeFocusScreen
 from tui.widgets.study_format import (
     metric_text,
     param_keys,
@@ -62,8 +62,9 @@ class StudyPolled(Message):
         self.error = error
 
 
-class StudiesScreen(Screen):
+class StudiesScreen(HomeFocusScreen):
     SUB_TITLE = "5 Studies: sweeps and searches, live"
+    HOME = "#studies-table"
     BINDINGS = STUDIES
     DEFAULT_CSS = """
     #studies-bar { height: 2; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
