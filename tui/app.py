@@ -75,6 +75,7 @@ class NNLabApp(KeyOrder, App[int]):
         self.failure: str | None = None  # why the app failed (an unhandled error): a run going is saved failed
         self._follow_timer: Timer | None = None  # follows a run shown from its folder (open_run)
         self._collect_timer: Timer | None = None  # takes the trainer's epochs while another screen is shown
+        self._probe_child: subprocess.Popen[str] | None = None  # the device probe, while it runs
         theme = os.environ.get("NNLAB_THEME")
         if theme:
             self.theme = theme
@@ -83,6 +84,10 @@ class NNLabApp(KeyOrder, App[int]):
     def action_goto(self, mode: str) -> None:
         if self.current_mode != mode:
             self.switch_mode(mode)
+
+    async def action_quit(self) -> None:
+        self._kill_probe()  # first: Python's exit would wait for the thread that waits for it
+        await super().action_quit()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -155,11 +160,25 @@ class NNLabApp(KeyOrder, App[int]):
         the UI (the first run imports it in its worker thread instead)."""
         devices = {"auto": True, "cpu": True, "cuda": False, "mps": False}
         try:
-            out = subprocess.run([sys.executable, "-m", "engine.devices"], capture_output=True, text=True, timeout=120)
-            devices.update(json.loads(out.stdout.strip().splitlines()[-1]))
+            with subprocess.Popen([sys.executable, "-m", "engine.devices"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True) as child:
+                self._probe_child = child  # the app's end kills it: quitting never waits for torch's import
+                out, _ = child.communicate(timeout=120)
+            devices.update(json.loads(out.strip().splitlines()[-1]))
         except (OSError, ValueError, IndexError, subprocess.SubprocessError):
             pass  # cpu and auto always work; the engine rejects an unavailable accelerator anyway
-        self.call_from_thread(self._devices_probed, devices)
+        finally:
+            self._probe_child = None
+        if not self._exit:
+            self.call_from_thread(self._devices_probed, devices)
+
+    def _kill_probe(self) -> None:
+        child = self._probe_child
+        if child is not None and child.poll() is None:
+            try:
+                child.kill()
+            except OSError:
+                pass  # it has just ended
 
     def _devices_probed(self, devices: dict[str, bool]) -> None:
         self.devices = devices
@@ -283,6 +302,7 @@ class NNLabApp(KeyOrder, App[int]):
     def on_unmount(self) -> None:
         """The app ends: hand back what a run's start froze (gc.freeze in _show_then_train), also when it
         ends before its trainer began. A trainer still stopping hands it back itself when it ends."""
+        self._kill_probe()
         gc.unfreeze()
 
     def _collect_elsewhere(self) -> None:

@@ -241,15 +241,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BadUsage as exc:
         print(one_line(str(exc)), file=sys.stderr)
         return EXIT_BAD_INPUT
+    runs_dir_given = bool(args.runs_dir) or bool(os.environ.get("NNLAB_RUNS_DIR"))
     args.runs_dir = args.runs_dir or default_runs_dir()
     args.data_dir = args.data_dir or default_data_dir()
     args.storage = args.storage or os.environ.get("NNLAB_STORAGE") or None
     try:
         if args.command is None:
+            from engine.store.writer import check_readable_runs_dir
+
+            check_readable_runs_dir(args.runs_dir, must_exist=False)  # a file: refused now, not at the first run
             from tui.launch import launch  # the TUI (textual) loads only when it is asked for
 
             return launch(runs_dir=args.runs_dir, data_dir=args.data_dir, mouse=not args.no_mouse,
                           storage=args.storage)
+        if args.command == "runs" and getattr(args, "runs_command", None) == "list":
+            from engine.store.writer import check_readable_runs_dir
+
+            # a folder named by the user that does not exist is a typo, not an empty store
+            check_readable_runs_dir(args.runs_dir, must_exist=runs_dir_given)
         if args.command == "stages":
             return cmd_stages(args)
         if args.command == "summary":

@@ -63,6 +63,19 @@ def check_runs_dir(runs_dir: str | os.PathLike) -> Path:
     return path
 
 
+def check_readable_runs_dir(runs_dir: str | os.PathLike, must_exist: bool) -> Path:
+    """A runs dir to read (list, browse): a folder, or absent where that is allowed (nothing saved yet);
+    ConfigError, with the line `nnlab run` gives, for a file or a folder that does not exist when it must."""
+    path = Path(runs_dir)
+    if path.exists() and not path.is_dir():
+        reason = "not a folder"
+    elif not path.exists() and must_exist:
+        reason = "no such folder"
+    else:
+        return path
+    raise ConfigError(f"invalid value for --runs-dir: {str(path)!r} ({reason}; allowed: a writable folder)")
+
+
 def _make_reserve(path: Path) -> None:
     """Space set aside while a run is live, so that a disk filled by anyone still lets the run record how it
     ended (run.json is rewritten on release). Best effort: no reserve on a filesystem that cannot hold one."""

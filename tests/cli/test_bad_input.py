@@ -81,3 +81,18 @@ def test_directory_named_mat(cli, tmp_path):
     folder = tmp_path / "folder.mat"
     folder.mkdir()
     assert_bad(cli("run", "circles-optim", f"dataset={folder}"), "dataset", "folder.mat", runs_dir=cli.runs_dir)
+
+
+@pytest.mark.parametrize("args", [[], ["runs", "list"]], ids=["tui", "runs-list"])
+def test_a_runs_dir_that_is_a_file_is_refused_at_start(cli, tmp_path, args):
+    """The TUI used to open on it with an empty History and fail only when a run started."""
+    afile = tmp_path / "afile"
+    afile.write_text("not runs")
+    assert_bad(cli(*args, runs_dir=afile), "--runs-dir", "afile", "not a folder", "a writable folder")
+    assert afile.read_text() == "not runs"
+
+
+def test_runs_list_of_a_folder_that_does_not_exist_says_so(cli, tmp_path):
+    missing = tmp_path / "no-such-runs"
+    assert_bad(cli("runs", "list", runs_dir=missing), "--runs-dir", "no-such-runs", "no such folder")
+    assert not missing.exists()
