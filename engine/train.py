@@ -44,10 +44,11 @@ def train(config: dict[str, Any], *, runs_dir: str, data_dir: str, emit: Emit | 
           should_stop: Callable[[], bool | str] | None = None, name: str | None = None,
           tags: list[str] | None = None, runner: StageRunner | None = None,
           resume_from: str | Path | None = None, _checkpoint: dict[str, Any] | None = None,
-          continues: str | Path | None = None) -> RunFinished:
+          continues: str | Path | None = None, run_id: str | None = None) -> RunFinished:
     """Run one stage to the end (or until stopped). See the module docstring. `continues`: the run this one
     continues (its resumed_from) where that is not the run of the checkpoint it starts from, if any (a
-    resumed run that stopped before its own first checkpoint)."""
+    resumed run that stopped before its own first checkpoint). `run_id`: the id its folder takes, chosen by
+    whoever started this process (`--detach` prints it before the run exists); None: a new one."""
     emit = emit or (lambda event: None)
     should_stop = should_stop or (lambda: False)
     keep_freed_memory()  # the same malloc settings for every front end (see engine.allocator)
@@ -65,7 +66,7 @@ def train(config: dict[str, Any], *, runs_dir: str, data_dir: str, emit: Emit | 
     writer = RunWriter.create(runs_dir, config, device=runner.device, name=name, tags=tags,
                               resumed_from=Path(continues).name if continues else source.name if source else None,
                               history=history,
-                              artifacts_from=source / "artifacts" if source else None)
+                              artifacts_from=source / "artifacts" if source else None, run_id=run_id)
     run_id, run_dir = writer.record["id"], str(writer.run_dir)
     time_offset = float(history[-1].get("wall_time") or 0.0) if history else 0.0
     started = last_record = time.perf_counter()

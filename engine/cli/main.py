@@ -74,6 +74,9 @@ def default_data_dir() -> str:
     return os.environ.get("NNLAB_DATA_DIR") or "datasets"
 
 
+DETACH_HELP = "train in a process of its own, in its own session: print the run's id and return at once"
+
+
 def build_parser() -> Parser:
     p = Parser(prog="nnlab", description="Run, watch and compare the RDFIA neural-network lab. "
                                          "Without a command, opens the TUI.")
@@ -107,12 +110,14 @@ def build_parser() -> Parser:
     sp.add_argument("--json", action="store_true", help="print one JSON summary object on stdout")
     sp.add_argument("--name")
     sp.add_argument("--tag", action="append", default=[], help="tag the run (repeatable)")
+    sp.add_argument("--detach", action="store_true", help=DETACH_HELP)
     common(sp)
 
     sp = sub.add_parser("resume", help="continue a run from its last checkpoint")
     sp.add_argument("run")
     sp.add_argument("assignments", nargs="*", metavar="KEY=VALUE")
     sp.add_argument("--json", action="store_true")
+    sp.add_argument("--detach", action="store_true", help=DETACH_HELP)
     common(sp)
 
     sp = sub.add_parser("sweep", help="a grid or a search over hyperparameters, as an Optuna study")
@@ -204,6 +209,12 @@ def build_parser() -> Parser:
     sp = rsub.add_parser("rm")
     sp.add_argument("runs", nargs="+")
     common(sp)
+    sp = rsub.add_parser("attach", help="follow a run going in another process; Ctrl-C detaches")
+    sp.add_argument("run")
+    common(sp)
+    sp = rsub.add_parser("stop", help="stop runs going in other processes (they end interrupted, resumable)")
+    sp.add_argument("runs", nargs="+")
+    common(sp)
     return p
 
 
@@ -241,6 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BadUsage as exc:
         print(one_line(str(exc)), file=sys.stderr)
         return EXIT_BAD_INPUT
+    args.argv = argv
     runs_dir_given = bool(args.runs_dir) or bool(os.environ.get("NNLAB_RUNS_DIR"))
     args.runs_dir = args.runs_dir or default_runs_dir()
     args.data_dir = args.data_dir or default_data_dir()

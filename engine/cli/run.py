@@ -8,10 +8,11 @@ import sys
 from typing import Any
 
 from engine import train as engine_train
-from engine.cli.exits import EXIT_ERROR, STATUS_EXIT
+from engine.cli.detach import DroppingWriter, detached_run_id, keep_output_with_the_run, start_detached
+from engine.cli.exits import EXIT_ERROR, EXIT_OK, STATUS_EXIT
 from engine.cli.printer import make_printer
 from engine.config import load_config_file, parse_assignments
-from engine.events import RunFinished
+from engine.events import Emit, Event, RunFinished, RunStarted
 from engine.stages import get_stage, resolve_config
 from engine.store import check_runs_dir, json_line, read_config, resolve_run
 from engine.store.reader import checkpoint_source, has_checkpoint
@@ -71,16 +72,23 @@ def cmd_run(args: argparse.Namespace, resume: bool = False) -> int:
     else:
         config = resolve_config(args.stage, _overrides(args))
     check_runs_dir(runs_dir)
+    if getattr(args, "detach", False):
+        stage = read_config(source)["stage"] if resume else config["stage"]
+        return _detach(args, stage)
+    run_id = detached_run_id()
+    if run_id is not None:  # this process was started by --detach: nobody reads its output
+        sys.stdout, sys.stderr = DroppingWriter(sys.stdout), DroppingWriter(sys.stderr)
     printer = make_printer(sys.stderr if args.json else sys.stdout)
+    emit = printer if run_id is None else _keeping_output(printer, runs_dir, run_id)
     stop = StopFlag()
     stop.install()
     try:
         if resume:
             result = engine_train.resume(source, overrides, runs_dir=runs_dir, data_dir=data_dir,
-                                         emit=printer, should_stop=stop)
+                                         emit=emit, should_stop=stop, run_id=run_id)
         else:
-            result = engine_train.train(config, runs_dir=runs_dir, data_dir=data_dir, emit=printer,
-                                        should_stop=stop, name=args.name, tags=args.tag)
+            result = engine_train.train(config, runs_dir=runs_dir, data_dir=data_dir, emit=emit,
+                                        should_stop=stop, name=args.name, tags=args.tag, run_id=run_id)
     finally:
         printer.close()
     if args.json:
@@ -91,3 +99,24 @@ def cmd_run(args: argparse.Namespace, resume: bool = False) -> int:
     return STATUS_EXIT.get(result.status, EXIT_ERROR)
 
 
+
+
+def _detach(args: argparse.Namespace, stage: str) -> int:
+    """Start the same command in a session of its own (engine.cli.detach) and return at once with its id."""
+    run_id = start_detached(list(args.argv), args.runs_dir, args.data_dir, stage)
+    if args.json:
+        print(json_line({"run_id": run_id, "stage": stage, "status": "starting", "detached": True,
+                         "runs_dir": str(args.runs_dir)}))
+    else:
+        print(f"{run_id}: started, detached (it keeps training when this terminal closes)\n"
+              f"  follow it: nnlab runs attach {run_id}    stop it: nnlab runs stop {run_id}")
+    return EXIT_OK
+
+
+def _keeping_output(printer: Emit, runs_dir: str, run_id: str) -> Emit:
+    """The printer, and once the run folder exists, the detached run's output moved into it."""
+    def emit(event: Event) -> None:
+        if isinstance(event, RunStarted):
+            keep_output_with_the_run(runs_dir, run_id, event.run_dir)
+        printer(event)
+    return emit

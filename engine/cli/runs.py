@@ -141,5 +141,9 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
 
 def dispatch(args: argparse.Namespace) -> int:
+    if args.runs_command in ("attach", "stop"):
+        from engine.cli.live_runs import cmd_attach, cmd_stop
+
+        return {"attach": cmd_attach, "stop": cmd_stop}[args.runs_command](args)
     return {"list": cmd_list, "show": cmd_show, "compare": cmd_compare, "export": cmd_export,
             "rm": cmd_rm}[args.runs_command](args)

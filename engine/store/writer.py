@@ -25,7 +25,7 @@ from engine.config import ConfigError
 from engine.events import METRIC_COLUMNS
 from engine.store.files import atomic_write_bytes, atomic_write_json, fsync_dir, locked, read_json
 from engine.store.liveness import proc_start
-from engine.store.records import USER_FIELDS, Summary
+from engine.store.records import RUN_ID_RE, USER_FIELDS, Summary
 
 RESERVE_NAME = ".space-reserve"
 RESERVE_BYTES = 64 * 1024
@@ -113,17 +113,25 @@ class RunWriter:
     @classmethod
     def create(cls, runs_dir: str | os.PathLike, config: dict[str, Any], *, device: str, name: str | None = None,
                resumed_from: str | None = None, tags: list[str] | None = None,
-               history: list[dict[str, Any]] | None = None, artifacts_from: Path | None = None) -> RunWriter:
+               history: list[dict[str, Any]] | None = None, artifacts_from: Path | None = None,
+               run_id: str | None = None) -> RunWriter:
+        """A new run folder; `run_id`: the id chosen beforehand (a detached run's, printed when it was started),
+        else a new one."""
         root = check_runs_dir(runs_dir)
         stage = config["stage"]
+        if run_id is not None and not RUN_ID_RE.fullmatch(run_id):
+            raise ConfigError(f"invalid value for the run id: {run_id!r} (allowed: {RUN_ID_RE.pattern})")
+        chosen = run_id
         for _ in range(50):
-            run_id = new_run_id(stage)
+            run_id = chosen or new_run_id(stage)
             if os.path.lexists(root / run_id):
                 continue
             try:
                 writer = cls._create(root, run_id, config, device=device, name=name, resumed_from=resumed_from,
                                      tags=tags, history=history, artifacts_from=artifacts_from)
             except FileExistsError:  # another process took the same id meanwhile
+                if chosen is not None:
+                    raise OSError(errno.EEXIST, "the run id chosen for this run is taken", chosen) from None
                 continue
             writer.rows_written = len(history or [])
             return writer

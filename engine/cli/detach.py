@@ -1,0 +1,109 @@
+"""Runs that belong to the machine, not to the terminal: `nnlab run ... --detach` and `nnlab resume ... --detach`.
+
+The command checks its input in the caller's process (bad input: one line, exit 2, nothing started), picks the
+new run's id, and starts `nnlab run|resume` again, without --detach, as a child in a session of its own
+(setsid: no SIGHUP when the terminal or the SSH connection goes, no Ctrl-C from the terminal's process group),
+with stdin from /dev/null and stdout and stderr to a file. It prints the id and returns at once; the child
+trains to the end whatever happens to the shell that started it.
+
+The child gets the id in NNLAB_RUN_ID and creates its run folder under it. Until the folder exists (the child
+imports torch, loads the data), its output goes to `<runs dir>/.detached-<id>.log`; when the run starts the
+child moves that file into the run folder as `output.log`, where its open descriptor keeps writing. A child that
+fails before its run exists leaves the log where it was, and `nnlab runs attach ID` prints it.
+
+A file, not a pipe: nothing the child writes can block it when nobody reads, and a write that fails (a full
+disk) is dropped by DroppingWriter instead of failing the run.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+RUN_ID_ENV = "NNLAB_RUN_ID"
+OUTPUT_NAME = "output.log"
+
+
+def early_log(runs_dir: str | os.PathLike, run_id: str) -> Path:
+    """Where a detached run writes before its run folder exists (a dot file: listings skip it)."""
+    return Path(runs_dir) / f".detached-{run_id}.log"
+
+
+def early_pid_file(runs_dir: str | os.PathLike, run_id: str) -> Path:
+    """The detached process's pid, until its run folder exists (attach tells a start from a failure by it)."""
+    return Path(runs_dir) / f".detached-{run_id}.pid"
+
+
+def free_run_id(runs_dir: str | os.PathLike, stage: str) -> str:
+    from engine.store import new_run_id
+
+    root = Path(runs_dir)
+    while True:
+        run_id = new_run_id(stage)
+        if not os.path.lexists(root / run_id) and not early_log(root, run_id).exists():
+            return run_id
+
+
+def without_detach(argv: list[str]) -> list[str]:
+    return [a for a in argv if a != "--detach"]
+
+
+def start_detached(argv: list[str], runs_dir: str, data_dir: str, stage: str) -> str:
+    """Start `nnlab <argv>` (argv without --detach) in a session of its own; returns the new run's id."""
+    run_id = free_run_id(runs_dir, stage)
+    log = early_log(runs_dir, run_id)
+    env = dict(os.environ, NNLAB_RUNS_DIR=str(runs_dir), NNLAB_DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1")
+    env[RUN_ID_ENV] = run_id
+    with open(log, "ab") as out:
+        child = subprocess.Popen([sys.executable, "-m", "engine", *without_detach(argv)], stdin=subprocess.DEVNULL,
+                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
+                                 env=env)
+    try:
+        early_pid_file(runs_dir, run_id).write_text(f"{child.pid}\n")
+    except OSError:
+        pass  # attach then waits on the log alone
+    return run_id
+
+
+def detached_run_id() -> str | None:
+    """The id this process was given by `--detach` (None when it was started otherwise); taken once."""
+    return os.environ.pop(RUN_ID_ENV, None) or None
+
+
+class DroppingWriter:
+    """stdout/stderr of a detached run: what cannot be written (a full disk, a closed file) is dropped."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except (OSError, ValueError):
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except (OSError, ValueError):
+            pass
+
+    def isatty(self) -> bool:
+        return False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def keep_output_with_the_run(runs_dir: str, run_id: str, run_dir: str) -> None:
+    """The run folder exists: move the early log into it (the open descriptors follow the file)."""
+    try:
+        os.replace(early_log(runs_dir, run_id), Path(run_dir) / OUTPUT_NAME)
+    except OSError:
+        pass  # the output stays beside the folder; the run is not worse for it
+    try:
+        early_pid_file(runs_dir, run_id).unlink()
+    except OSError:
+        pass
