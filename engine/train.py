@@ -23,6 +23,7 @@ from engine.events import BatchEnd, Emit, EpochEnd, RunFinished, RunStarted
 from engine.runner import StageRunner, StopRequested
 from engine.stages import get_stage, revalidate
 from engine.store import RunWriter, Summary, load_checkpoint, read_config, utc_now
+from engine.store.progress import ProgressFile
 from engine.store.reader import checkpoint_source
 
 RECORD_EVERY_S = 1.0  # run.json summary refresh while running
@@ -76,8 +77,11 @@ def train(config: dict[str, Any], *, runs_dir: str, data_dir: str, emit: Emit | 
     epoch = start_epoch
     summary = Summary.from_history(history)  # then one row at a time (Summary.add)
 
+    progress = ProgressFile(run_dir, start_epoch, batches)  # the latest batch, for a TUI following this run
+
     def on_batch(batch: int) -> bool:
         emit(BatchEnd(epoch, batch, batches))
+        progress.batch(epoch, batch, batches)
         return bool(should_stop())
 
     # What exists now (the front end, torch, the data, the model) stays out of the cyclic GC's sight while the
@@ -132,6 +136,7 @@ def train(config: dict[str, Any], *, runs_dir: str, data_dir: str, emit: Emit | 
             status, message = "failed", f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
     finally:
         gc.unfreeze()
+        progress.close()
     if status != "diverged":
         history = checkpointer.history  # metrics rows == the checkpoint's epochs
     status, message = _finish(writer, checkpointer, history, status, started, message)

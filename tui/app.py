@@ -1,20 +1,18 @@
-"""The nnlab Textual app: four screens (Lab, Train, History, Compare) as app modes.
+"""The nnlab Textual app: five screens (Lab, Train, History, Compare, Studies) as app modes.
 
-Only the Lab screen is built at start (the others when first shown), and torch is never
-imported before the first paint: devices are probed in a child process, the trainer imports
-torch in its worker thread. Training runs in one thread worker owned by the app (so it
-keeps going while you browse History); its start and end arrive as messages, its epochs and
-batches through a mailbox the app collects (tui.run_worker), and all fold into `self.run_state`
-(tui.run_state.RunState), which the Train screen draws on a timer.
+Only the Lab screen is built at start (the others when first shown), and torch is never imported into this
+process: devices are probed in a child process, and every run trains in a process of its own, in a session of
+its own (engine.detached), so that it outlives the terminal, an SSH drop, a kill of this app and ctrl+q. The app
+follows the shown run's folder (engine.store.follow) and folds what it reads into `self.run_state`
+(tui.run_state.RunState), which the Train screen draws on a timer. Any TUI on the same runs dir can follow and
+stop any run.
 """
 from __future__ import annotations
 
-import gc
 import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -23,26 +21,26 @@ from textual import work
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.worker import get_current_worker
 
 from engine.allocator import keep_freed_memory
 from engine.config import ConfigError
+from engine.detached import early_output, interrupt, run_argv, start_detached, starting_pid
 from engine.stages import revalidate
-from engine.store import process_age_s, read_artifacts, read_config, read_metrics, read_record
+from engine.store import check_runs_dir, process_age_s, read_config, read_record
+from engine.store.follow import RunFollower
 from tui.commands import nnlab_commands
 from tui.input_order import KeyOrder
 from tui.keymap import APP
 from tui.run_state import RunState
-from tui.run_worker import Mailbox, RunEvent, RunFailed, in_own_thread, run_training
 from tui.screens.compare import CompareScreen
 from tui.screens.help import HelpScreen
 from tui.screens.history import HistoryScreen
 from tui.screens.lab import LabScreen
 from tui.screens.studies import StudiesScreen, StudySource
 from tui.screens.train import TrainScreen
+from tui.widgets.dialogs import QuitScreen
 
-FOLLOW_S = 1.0  # how often a run shown from its folder is read again while another process runs it
-COLLECT_S = 0.5  # while the Train screen is not shown: how often the trainer's epochs are taken
+FOLLOW_S = 0.5  # how often the shown run's folder is read while it trains (the Train screen draws at 2 Hz)
 PREPARE_TRAIN_S = 0.5  # after the first paint: the Train screen is built while the user reads the Lab
 
 
@@ -70,11 +68,11 @@ class NNLabApp(KeyOrder, App[int]):
         self.compare_ids: list[str] = []
         self.painted_at: float | None = None
         self.torch_at_first_paint: bool | None = None
-        self._stop = threading.Event()
-        self.mailbox = Mailbox()  # the running trainer's epochs and latest batch (collect() takes them)
-        self.failure: str | None = None  # why the app failed (an unhandled error): a run going is saved failed
-        self._follow_timer: Timer | None = None  # follows a run shown from its folder (open_run)
-        self._collect_timer: Timer | None = None  # takes the trainer's epochs while another screen is shown
+        self.started_here: list[str] = []  # ids of the runs this app started (they train in their own processes)
+        self._follow_timer: Timer | None = None  # reads the shown run's folder while it trains
+        self._following: str | None = None  # the run dir the Train screen shows
+        self._follower: RunFollower | None = None  # None until that run's folder exists
+        self.exit_note = ""  # printed on the terminal once the app has ended (runs left training)
         self._probe_child: subprocess.Popen[str] | None = None  # the device probe, while it runs
         theme = os.environ.get("NNLAB_THEME")
         if theme:
@@ -86,8 +84,40 @@ class NNLabApp(KeyOrder, App[int]):
             self.switch_mode(mode)
 
     async def action_quit(self) -> None:
+        """ctrl+q: at once when nothing trains; with runs this app started still training, ask whether to leave
+        them training (the default: they are processes of their own) or stop them first."""
         self._kill_probe()  # first: Python's exit would wait for the thread that waits for it
-        await super().action_quit()
+        if isinstance(self.screen, QuitScreen):  # ctrl+q again: quit, leave them training
+            self.screen.dismiss("leave")
+            return
+        live = self.live_started_here()
+        if not live:
+            self.exit(0)
+            return
+
+        def chosen(choice: str | None) -> None:
+            if choice is None:
+                return
+            if choice == "stop":
+                stopped = [run_id for run_id in live if self._interrupt_run(run_id)]
+                self.exit_note = (f"nnlab: stopping {len(stopped)} run{'s' if len(stopped) != 1 else ''} "
+                                  f"(they end interrupted, resumable): {' '.join(stopped)}")
+            else:
+                n = len(live)
+                self.exit_note = (f"nnlab: {n} run{'s keep' if n != 1 else ' keeps'} training: {' '.join(live)}\n"
+                                  f"  see {'them' if n != 1 else 'it'} again: nnlab (Train, History), or "
+                                  f"nnlab runs attach {live[0]}; stop: nnlab runs stop ID")
+            self.exit(0)
+
+        self.push_screen(QuitScreen(live), chosen)
+
+    def _interrupt_run(self, run_id: str) -> bool:
+        folder = Path(self.runs_dir) / run_id
+        pid = read_record(folder).pid if (folder / "run.json").exists() else starting_pid(self.runs_dir, run_id)
+        return pid is not None and interrupt(pid)
+
+    def on_unmount(self) -> None:
+        self._kill_probe()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -98,13 +128,6 @@ class NNLabApp(KeyOrder, App[int]):
         i = names.index(self.theme) if self.theme in names else -1
         self.theme = names[(i + 1) % len(names)]
         self.notify(f"theme: {self.theme}")
-
-    def _handle_exception(self, error: Exception) -> None:
-        """An unhandled error ends the app (Textual's own handling, below); a run going in the worker
-        thread is told first, so it ends `failed` with this reason instead of `interrupted`."""
-        if self.failure is None:
-            self.failure = f"{type(error).__name__}: {error}".splitlines()[0][:200]
-        super()._handle_exception(error)
 
     @property
     def screenshot_dir(self) -> Path:
@@ -193,29 +216,38 @@ class NNLabApp(KeyOrder, App[int]):
         return self.run_state.active
 
     def start_run(self, config: dict[str, Any], name: str | None = None, tags: list[str] | None = None) -> bool:
-        """Start a run of a resolved config and show the Train screen; False if one is going."""
-        if self.run_state.active:
-            self.notify("a run is already going: stop it first (Train screen, s)", severity="warning")
-            return False
-        self._stop = threading.Event()
-        self.run_state.prepare(config, self.clock())
-        self._show_then_train(config, name, tags, self._stop)
-        return True
+        """Start a run of a resolved config in a process of its own and follow it on the Train screen; False
+        if the run shown is still going."""
+        return self._start_detached(run_argv(config, name, tags), config)
 
-    def _show_then_train(self, config: dict[str, Any], name: str | None, tags: list[str] | None,
-                         stop: threading.Event, resume_from: str | None = None) -> None:
-        """Switch to the Train screen, then start the trainer once it is drawn: the switch (styles,
-        layout, a full paint: about a tenth of a second of the UI thread) would otherwise run beside
-        the first epoch and take a core from it, on two cores both of the trainer's. What exists now is
-        kept out of the cyclic GC's full collections from here (gc.freeze): one, set off by the switch's
-        allocations, walked the whole heap (torch's objects included) for a quarter of a second before the
-        run could start. train() keeps it so while the epochs run; the worker hands it back at the end."""
-        gc.freeze()
-        self.mailbox = Mailbox()
-        if self._collect_timer is None:
-            self._collect_timer = self.set_interval(COLLECT_S, self._collect_elsewhere)
+    def resume_run(self, run_dir: str) -> bool:
+        """Continue an interrupted or crashed run into a new run (`nnlab resume`, in a process of its own)."""
+        try:
+            config = read_config(Path(run_dir))
+        except ConfigError as exc:
+            self.notify(str(exc), severity="error")
+            return False
+        return self._start_detached(["resume", Path(run_dir).name], config)
+
+    def _start_detached(self, argv: list[str], config: dict[str, Any]) -> bool:
+        if self.run_state.active:
+            self.notify("the run shown is still going: stop it first (Train screen, s)", severity="warning")
+            return False
+        try:
+            check_runs_dir(self.runs_dir)
+            run_id = start_detached(argv, self.runs_dir, self.data_dir, str(config["stage"]))
+        except ConfigError as exc:
+            self.notify(str(exc), severity="error")
+            return False
+        except OSError as exc:
+            self.notify(f"could not start the run: {exc.strerror or exc}", severity="error")
+            return False
+        self.started_here.append(run_id)
+        run_dir = str(Path(self.runs_dir) / run_id)
+        self.run_state.started(config, run_id, run_dir, starting_pid(self.runs_dir, run_id), self.clock())
+        self._follow_folder(run_dir)
         self.action_goto("train")
-        self.call_after_refresh(self._train_worker, config, name, tags, stop, resume_from, self.mailbox)
+        return True
 
     def run_again(self, saved_config: dict[str, Any]) -> bool:
         """Start a new run with a saved run's config, validated again by the engine."""
@@ -226,105 +258,87 @@ class NNLabApp(KeyOrder, App[int]):
             return False
         return self.start_run(config)
 
-    @work(thread=True, exclusive=True, group="train", exit_on_error=False)
-    def _train_worker(self, config: dict[str, Any], name: str | None, tags: list[str] | None,
-                      stop: threading.Event, resume_from: str | None, mailbox: Mailbox) -> None:
-        worker = get_current_worker()
-        try:
-            in_own_thread(run_training, config, runs_dir=self.runs_dir, data_dir=self.data_dir,
-                          post=self.post_message, mailbox=mailbox, stop=stop, is_cancelled=lambda: worker.is_cancelled,
-                          name=name, tags=tags, app_failure=lambda: self.failure, resume_from=resume_from)
-        finally:
-            gc.unfreeze()  # (train() did, unless the run failed before its epochs: bad input found in the data)
-
-    def resume_run(self, run_dir: str) -> bool:
-        """Continue an interrupted or crashed run into a new run (engine.train.resume, as `nnlab resume`)."""
-        if self.run_state.active:
-            self.notify("a run is already going: stop it first (Train screen, s)", severity="warning")
-            return False
-        try:
-            config = read_config(Path(run_dir))
-        except ConfigError as exc:
-            self.notify(str(exc), severity="error")
-            return False
-        self._stop = threading.Event()
-        self.run_state.prepare(config, self.clock())
-        self._show_then_train({}, None, None, self._stop, resume_from=str(run_dir))
-        return True
-
     def open_run(self, run_dir: str) -> bool:
-        """Show a saved run on the Train screen; while another process runs it, follow it live."""
+        """Show a saved run on the Train screen; while it trains (in any process), follow it live."""
         state = self.run_state
         if state.run_dir and Path(state.run_dir) == Path(run_dir):
-            self.action_goto("train")  # this app's own run, or the one already shown
+            self.action_goto("train")  # the one already shown
             return True
-        if state.active:
-            self.notify("a run of this app is going: stop it first to show another one (Train screen, s)",
-                        severity="warning")
-            return False
         try:
             record = read_record(Path(run_dir))
             config = read_config(Path(run_dir))
         except ConfigError as exc:
             self.notify(str(exc), severity="error")
             return False
-        state.show_saved(run_id=record.id, run_dir=str(record.run_dir), config=config,
-                         history=read_metrics(record.run_dir), artifacts=read_artifacts(record.run_dir),
-                         status=record.status, message=record.message or "", device=record.device or "",
-                         now=self.clock())
-        if self._follow_timer is None:
-            self._follow_timer = self.set_interval(FOLLOW_S, self._follow)
+        follower = RunFollower(run_dir)
+        first = follower.poll()
+        state.show_saved(run_id=record.id, run_dir=str(record.run_dir), config=config, history=first.rows,
+                         artifacts=first.artifacts, status=record.status, message=record.message or "",
+                         device=record.device or "", now=self.clock())
+        state.external = record.id not in self.started_here
+        state.pid = record.pid if state.active else None
+        self._follow_folder(run_dir, follower)
         self.action_goto("train")
         return True
 
+    def _follow_folder(self, run_dir: str, follower: RunFollower | None = None) -> None:
+        """From now on the Train screen shows the run in `run_dir`: its folder is read every FOLLOW_S."""
+        self._follower = follower
+        self._following = run_dir
+        if self._follow_timer is None:
+            self._follow_timer = self.set_interval(FOLLOW_S, self._follow)
+
     def _follow(self) -> None:
-        """A run shown from its folder and still going elsewhere: read what its process wrote since."""
+        """Read what the shown run's process wrote since the last time (engine.store.follow)."""
         state = self.run_state
-        if not state.live_elsewhere:
+        if not state.active or self._following is None:
             return
-        run_dir = Path(state.run_dir)
-        record = read_record(run_dir)
-        rows = read_metrics(run_dir)
-        artifacts = read_artifacts(run_dir) if len(rows) != len(state.history) else {}
-        state.follow(rows, artifacts, record.status, record.message or "", self.clock())
+        run_dir = Path(self._following)
+        if self._follower is None:  # started here: its process is importing torch and loading the data
+            if not (run_dir / "run.json").exists():
+                if starting_pid(self.runs_dir, run_dir.name) is None and not (run_dir / "run.json").exists():
+                    self._ended_before_start(run_dir.name)
+                return
+            self._follower = RunFollower(run_dir)
+        state.follow_update(self._follower.poll(artifacts=self.current_mode == "train"), self.clock())
+
+    def _ended_before_start(self, run_id: str) -> None:
+        state = self.run_state
+        output = early_output(self.runs_dir, run_id)
+        if state.status == "stopping":
+            state.status, state.message = "interrupted", "stopped before its first epoch"
+            state.ended_at = self.clock()
+            state.version += 1
+            return
+        last = output.splitlines()[-1] if output else "its process ended before the run began"
+        state.fail(last.removeprefix("nnlab: error: "), self.clock())
+        self.notify(last, title="run failed", severity="error", timeout=10)
 
     def stop_run(self) -> None:
-        if self.run_state.active:
-            self._stop.set()
-            if self.run_state.status != "preparing":
-                self.run_state.status = "stopping"
-                self.run_state.version += 1
-
-    def on_run_event(self, message: RunEvent) -> None:
-        self.collect()  # the epochs the run ended after come first
-        self.run_state.apply(message.event, self.clock())
-
-    def on_unmount(self) -> None:
-        """The app ends: hand back what a run's start froze (gc.freeze in _show_then_train), also when it
-        ends before its trainer began. A trainer still stopping hands it back itself when it ends."""
-        self._kill_probe()
-        gc.unfreeze()
-
-    def _collect_elsewhere(self) -> None:
-        if self.current_mode != "train":  # the Train screen collects when it draws
-            self.collect()
-
-    def collect(self) -> None:
-        """Fold what the trainer left in the mailbox into the run state: its epochs, then its latest batch.
-        The Train screen calls it before it draws, the app's timer while another screen is shown."""
+        """Stop the run shown (whoever started it): SIGINT to its process, which ends it interrupted."""
         state = self.run_state
-        if state.status not in ("running", "stopping") or state.external:
-            return  # the run's start has not been taken yet (it comes first), or this is not our run
-        now = self.clock()
-        for event in self.mailbox.take_epochs():
-            state.apply(event, now)
-        batch = self.mailbox.batch
-        if batch is not None and state.newer_batch(batch):
-            state.apply(batch, now)
+        if not state.active:
+            return
+        pid = state.pid if state.status != "preparing" else starting_pid(self.runs_dir, state.run_id)
+        if state.status == "preparing":
+            state.status = "stopping"
+            state.version += 1
+        else:
+            state.stopping()
+        if pid is not None:
+            interrupt(pid)
 
-    def on_run_failed(self, message: RunFailed) -> None:
-        self.run_state.fail(message.text, self.clock())
-        self.notify(message.text, title="run failed", severity="error", timeout=10)
+    def live_started_here(self) -> list[str]:
+        """The runs this app started that are still training (or starting)."""
+        live = []
+        for run_id in self.started_here:
+            folder = Path(self.runs_dir) / run_id
+            if (folder / "run.json").exists():
+                if read_record(folder).status == "running":
+                    live.append(run_id)
+            elif starting_pid(self.runs_dir, run_id) is not None:
+                live.append(run_id)
+        return live
 
     def compare(self, run_ids: list[str]) -> None:
         self.compare_ids = list(run_ids)[:8]

@@ -112,6 +112,8 @@ TABLE = [
 
 HELP = [Binding("escape,q,question_mark,f1", "close", "Close")]
 PROMPT = [Binding("escape", "cancel", "Cancel")]
+QUIT_DIALOG = [Binding("enter,q,ctrl+q", "leave", "Quit, leave them training", priority=True),
+               Binding("s", "stop_runs", "Stop them, then quit"), Binding("escape", "cancel", "Stay")]
 COMMAND_DIALOG = [Binding("escape", "close", "Close")]
 
 # what help and the palette list: the app's keys, then each screen's (title, its app mode, its bindings)

@@ -1,7 +1,8 @@
-"""What the Train screen shows, folded from engine events (pure: no UI, no clock of its own).
+"""What the Train screen shows, folded from what a run's folder says (pure: no UI, no clock of its own).
 
-The app owns one RunState; the run worker's messages update it on the UI thread and the
-Train screen redraws from it on a timer.
+Every run trains in a process of its own (engine.detached), whoever started it; the app follows the shown
+run's folder (engine.store.follow) and folds each poll in here with `follow_update`. The Train screen redraws
+from it on a timer. `apply` folds engine events, for views built from canned events.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.events import BatchEnd, EpochEnd, RunFinished, RunStarted
+from engine.store.follow import FollowUpdate
 
 
 @dataclass
@@ -32,7 +34,8 @@ class RunState:
     started_at: float | None = None  # clock() when RunStarted reached the UI
     ended_at: float | None = None
     version: int = 0  # bumped on every change: the screen redraws when it moved
-    external: bool = False  # a saved run shown from its folder (perhaps live in another process), not ours
+    external: bool = False  # a run this app did not start (opened from History, or found training at start)
+    pid: int | None = None  # the process that trains it, while it is live
 
     def prepare(self, config: dict[str, Any], now: float) -> None:
         self.__init__()  # type: ignore[misc]
@@ -70,6 +73,57 @@ class RunState:
             self.run_dir = event.run_dir or self.run_dir
             self.ended_at = now
         self.version += 1
+
+    def started(self, config: dict[str, Any], run_id: str, run_dir: str, pid: int | None, now: float) -> None:
+        """This app has just started a run (its process imports torch and loads the data: `preparing`)."""
+        self.prepare(config, now)
+        self.run_id, self.run_dir, self.pid = run_id, run_dir, pid
+
+    def follow_update(self, update: FollowUpdate, now: float) -> None:
+        """What a poll of the run's folder found: new epochs, newer artifacts, its record, its latest batch."""
+        changed = bool(update.rows or update.artifacts)
+        if update.rows:
+            self.history.extend(dict(r) for r in update.rows)
+            finite = [r for r in update.rows if isinstance(r.get("test_acc"), (int, float))
+                      and math.isfinite(r["test_acc"])]
+            top = max(finite, key=lambda r: r["test_acc"], default=None)
+            if top is not None and (not self.best or top["test_acc"] > self.best.get("test_acc", -1.0)):
+                self.best = {"test_acc": top["test_acc"], "epoch": top["epoch"]}
+            self.epoch, self.batch = len(self.history), self.batches
+        for stem in sorted(update.artifacts):
+            payload = update.artifacts[stem]
+            self.artifacts[payload.get("kind", stem) if isinstance(payload, dict) else stem] = payload
+        record = update.record
+        if record is not None and not record.is_damaged:
+            status = record.status
+            if self.status == "stopping" and status == "running":
+                status = "stopping"  # asked to stop: it stops at the end of its batch
+            if status != self.status or record.device != (self.device or None):
+                changed = True
+            if self.status == "preparing" and status in ("running", "stopping"):
+                self.started_at = now  # the elapsed time and ETA count from its first epoch's start
+            self.status, self.message = status, record.message or ""
+            self.device = record.device or self.device
+            self.epochs = record.epochs or self.epochs
+            self.pid = record.pid if status in ("running", "stopping") else None
+            if status not in ("running", "stopping") and self.ended_at is None:
+                self.ended_at = now
+        progress = update.progress
+        if progress is not None:
+            epoch, batch, batches, start_epoch = progress
+            if start_epoch != self.start_epoch or batches != self.batches:
+                self.start_epoch, self.batches = start_epoch, batches
+                changed = True
+            if self.active and (epoch, batch) > (self.epoch or 0, self.batch):
+                self.epoch, self.batch = epoch, batch
+                changed = True
+        if changed:
+            self.version += 1
+
+    def stopping(self) -> None:
+        if self.status == "running":
+            self.status = "stopping"
+            self.version += 1
 
     def newer_batch(self, event: BatchEnd) -> bool:
         """A batch read from the trainer's mailbox moves the progress on: it is later than the last epoch
@@ -116,12 +170,13 @@ class RunState:
     # -------------------------------------------------------------- derived values
     @property
     def active(self) -> bool:
-        """A run of this app is going (a run followed from its folder is not: it cannot be stopped here)."""
-        return not self.external and self.status in ("preparing", "running", "stopping")
+        """The run shown is going (started here or elsewhere: either way it can be stopped from here)."""
+        return self.status in ("preparing", "running", "stopping")
 
     @property
     def live_elsewhere(self) -> bool:
-        return self.external and self.status == "running"
+        """Going, and started by another process (another TUI, `nnlab run`, a sweep)."""
+        return self.external and self.active
 
     def fraction(self) -> float:
         """Share of this process's epochs done, counting the batches of the epoch in progress."""

@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.cli.detach import early_log, early_pid_file
 from engine.cli.exits import EXIT_ERROR, EXIT_OK, STATUS_EXIT
 from engine.cli.printer import format_epoch
 from engine.config import ConfigError
+from engine.detached import early_log, early_pid_file
 from engine.store import read_json, read_metrics, read_record, resolve_run
 from engine.store.liveness import effective_status, pid_alive
 

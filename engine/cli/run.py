@@ -8,10 +8,10 @@ import sys
 from typing import Any
 
 from engine import train as engine_train
-from engine.cli.detach import DroppingWriter, detached_run_id, keep_output_with_the_run, start_detached
 from engine.cli.exits import EXIT_ERROR, EXIT_OK, STATUS_EXIT
 from engine.cli.printer import make_printer
 from engine.config import load_config_file, parse_assignments
+from engine.detached import DroppingWriter, detached_run_id, keep_output_with_the_run, start_detached
 from engine.events import Emit, Event, RunFinished, RunStarted
 from engine.stages import get_stage, resolve_config
 from engine.store import check_runs_dir, json_line, read_config, resolve_run

@@ -35,7 +35,7 @@ print(json.dumps({{"rc": rc, "mods": mods, "torch": "torch" in sys.modules}}))
 def test_tui_modules_do_not_import_torch():
     code = """
 import json, sys
-import tui.app, tui.launch, tui.commands, tui.run_worker, tui.run_state
+import tui.app, tui.launch, tui.commands, tui.run_state, engine.detached, engine.store.follow
 import tui.screens.lab, tui.screens.train, tui.screens.history, tui.screens.compare, tui.screens.help
 print(json.dumps({"torch": "torch" in sys.modules}))
 """

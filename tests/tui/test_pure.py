@@ -11,7 +11,6 @@ from engine.events import BatchEnd
 from engine.store import RunRecord
 from tui.fuzzy import matches, parse_query
 from tui.run_state import RunState
-from tui.run_worker import RunEvent, message_for
 from tui.smoothing import ema, finite_points
 from tui.widgets.boundary import blend, boundary_rows
 
@@ -63,14 +62,6 @@ def test_diverged_is_detected_from_status_or_nan():
     state.apply(circles_events(epochs=1, total=5)[0], 0.0)
     state.history.append({"epoch": 1, "train_loss": math.nan, "test_loss": math.nan})
     assert state.diverged()
-
-
-def test_a_runs_start_and_end_are_messages_epochs_and_batches_are_not():
-    events = circles_events(epochs=1, status="finished")
-    assert all(type(message_for(e)) is RunEvent for e in (events[0], events[-1]))
-    for event in (events[1], BatchEnd(1, 1, 20)):  # they go to the app's Mailbox (tests/tui/test_trainer_mailbox.py)
-        with pytest.raises(TypeError):
-            message_for(event)
 
 
 def test_boundary_picture_orientation():

@@ -170,9 +170,10 @@ def test_real_terminal_run_and_every_screen(terminal, runs_dir, tmp_path):
 
 
 # ---------------------------------------------------------------------------------------- the app fails mid-run
-def test_a_run_stopped_by_an_app_failure_is_failed_with_the_reason(runs_dir, tmp_path):
+def test_a_run_outlives_an_app_failure_and_finishes(runs_dir, tmp_path):
+    """The run trains in a process of its own: a bug that ends the TUI does not end it."""
     from engine.stages import resolve_config
-    from engine.store import list_runs
+    from engine.store import list_runs, read_metrics
 
     class Boom(RuntimeError):
         pass
@@ -185,19 +186,18 @@ def test_a_run_stopped_by_an_app_failure_is_failed_with_the_reason(runs_dir, tmp
         app.devices = dict(DEVICES)
         with pytest.raises(Boom):
             async with app.run_test(size=(80, 24)) as pilot:
-                app.start_run(resolve_config("circles-nn", {"epochs": "100000"}))
+                app.start_run(resolve_config("circles-nn", {"epochs": "300"}))
                 await wait_for(pilot, lambda: len(app.run_state.history) >= 2, 120, "2 epochs")
                 app.call_later(boom)  # an unhandled error in the UI, as a bug in a widget would raise
                 await pilot.pause(0.5)
 
     asyncio.run(main())
-    end = time.monotonic() + 60
-    while True:  # the trainer thread ends the run on its own once it sees the failure
+    end = time.monotonic() + 180
+    while True:
         runs = list_runs(runs_dir)
         if runs and runs[0].status != "running" or time.monotonic() > end:
             break
         time.sleep(0.1)
     assert len(runs) == 1
-    assert runs[0].status == "failed"
-    assert "Boom: a drawing error" in (runs[0].message or "")
-    assert "user" not in (runs[0].message or "")
+    assert runs[0].status == "finished", runs[0].message
+    assert len(read_metrics(runs[0].run_dir)) == 300

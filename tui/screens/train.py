@@ -22,8 +22,8 @@ from engine.model_summary import summarize_stage
 from tui.figure_actions import save_figure, show_reproduce_command, train_figure
 from tui.format import duration, pct
 from tui.keymap import TRAIN
+from tui.own_thread import in_own_thread
 from tui.run_state import RunState
-from tui.run_worker import in_own_thread
 from tui.widgets.boundary import BoundaryView
 from tui.widgets.confusion import ConfusionView
 from tui.widgets.curves import CurvePlot, Series
@@ -117,7 +117,6 @@ class TrainScreen(Screen):
         resource_lines = self.query(ResourceLine)
         if not resource_lines:  # no widgets: the app ended as the screen was made, or is taking it down
             return
-        self.app.collect()  # type: ignore[attr-defined]
         state = self.state
         self._draw_header(state)
         resource_lines.first().tick()
@@ -167,7 +166,7 @@ class TrainScreen(Screen):
             text = f"CRASHED after {len(state.history)} epochs (its process is gone; R: resume)  {who}"
             show_class(header, "failed")
         elif state.live_elsewhere:
-            text = f"RUNNING in another process  {who}{where}"
+            text = f"{status.upper()} (started elsewhere; s: stop)  {who}{where}"
             show_class(header, "running")
         elif status == "finished":
             text = f"FINISHED  {who}{where}"
@@ -241,7 +240,7 @@ class TrainScreen(Screen):
         """The model summary of a config whose run has not written one (yet): built once per config, in a
         thread that ends with it. Built here, torch's parallel ops would leave the UI thread an OpenMP team
         for the rest of the session, and with more OpenMP threads than cores every later run trains slower
-        (tui/run_worker.py says why)."""
+        (tui/own_thread.py says why)."""
         if not str(config.get("stage", "")).startswith("cifar"):
             return None
         key = repr(sorted(config.items()))
@@ -258,10 +257,7 @@ class TrainScreen(Screen):
 
     # ------------------------------------------------------------------ actions
     def action_stop(self) -> None:
-        if self.state.live_elsewhere:
-            self.notify("this run is going in another process: stop it there (Ctrl-C, or kill its pid)",
-                        severity="warning")
-        elif self.state.active:
+        if self.state.active:
             self.app.stop_run()  # type: ignore[attr-defined]
             self.notify("stopping after this batch; the run is kept as interrupted")
             self.tick()

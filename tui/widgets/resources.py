@@ -1,9 +1,9 @@
-"""One line of what the run costs the machine: CPU and memory of this process (the trainer runs in
-it), and on CUDA the GPU's utilisation and memory and torch's own figures (engine.resources).
+"""One line of what the run costs the machine: CPU and memory of the run's process (every run trains in a
+process of its own), and on CUDA the GPU's utilisation and memory and torch's own figures (engine.resources).
 
 Its screen calls tick() on its own timer (the progress line's), so both lines cost one screen update;
 it samples once a second (SAMPLE_S, as top does: CPU use over a shorter window mostly shows noise),
-only while its screen is shown and a run trains in this app: the training loop never pays for it."""
+only while its screen is shown and the run shown trains: the training loop never pays for it."""
 from __future__ import annotations
 
 import time
@@ -22,6 +22,7 @@ class ResourceLine(Static):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(IDLE_TEXT, id=id, classes=classes, markup=False)
         self.sampler: ResourceSampler | None = None
+        self.sampler_pid: int | None = None
         self.last: Usage | None = None
         self.samples = 0
         self.sampled_at = float("-inf")  # time.monotonic() of the last sample
@@ -35,24 +36,29 @@ class ResourceLine(Static):
             self.sampler.close()
             self.sampler = None
 
-    def training_here(self) -> bool:
-        """A run is going in this app's training worker (not canned or finished)."""
-        return any(w.group == "train" and not w.is_finished for w in self.app.workers)
+    def run_pid(self) -> int | None:
+        """The process of the run shown while it trains (None: canned, finished, or not started yet)."""
+        state = getattr(self.app, "run_state", None)
+        if state is None or not state.active:
+            return None
+        return state.pid
 
     def tick(self) -> None:
         """Sample and show (called by the screen's timer)."""
         if not self.is_mounted or not self.screen.is_current:
             return  # nobody looks: nothing sampled
-        if not self.training_here():
+        pid = self.run_pid()
+        if pid is None:
             if self.sampler is not None:
                 self._close()
                 self.show(IDLE_TEXT if self.last is None else "last sample: " + usage_line(self.last))
             return
         state = getattr(self.app, "run_state", None)
         device = (getattr(state, "device", "") or "cpu") if state is not None else "cpu"
-        if self.sampler is None or self.sampler.device != device:
+        if self.sampler is None or self.sampler.device != device or self.sampler_pid != pid:
             self._close()
-            self.sampler = ResourceSampler(device)
+            self.sampler = ResourceSampler(device, pid=pid)
+            self.sampler_pid = pid
         elif time.monotonic() - self.sampled_at < SAMPLE_S:
             return
         self.sampled_at = time.monotonic()

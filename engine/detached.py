@@ -1,4 +1,4 @@
-"""Runs that belong to the machine, not to the terminal: `nnlab run ... --detach` and `nnlab resume ... --detach`.
+"""Runs that belong to the machine, not to the terminal: `nnlab run|resume ... --detach`, and every run the TUI starts.
 
 The command checks its input in the caller's process (bad input: one line, exit 2, nothing started), picks the
 new run's id, and starts `nnlab run|resume` again, without --detach, as a child in a session of its own
@@ -107,3 +107,49 @@ def keep_output_with_the_run(runs_dir: str, run_id: str, run_dir: str) -> None:
         early_pid_file(runs_dir, run_id).unlink()
     except OSError:
         pass
+
+
+def run_argv(config: dict[str, Any], name: str | None = None, tags: list[str] | None = None) -> list[str]:
+    """`run STAGE key=value ... [--name N] [--tag T ...]`: the command line that trains this resolved config
+    (every settable key written, so the preset's later defaults cannot change it)."""
+    from engine.command_line import differing_assignments
+
+    argv = ["run", str(config["stage"])]
+    argv += [f"{k}={v}" for k, v in differing_assignments(config, every_key=True).items()]
+    if name:
+        argv += ["--name", name]
+    for tag in tags or []:
+        argv += ["--tag", tag]
+    return argv
+
+
+def starting_pid(runs_dir: str | os.PathLike, run_id: str) -> int | None:
+    """The pid of a detached run whose folder does not exist yet, while that process lives; else None."""
+    from engine.store.liveness import pid_alive
+
+    try:
+        pid = int(early_pid_file(runs_dir, run_id).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if pid_alive(pid) else None
+
+
+def early_output(runs_dir: str | os.PathLike, run_id: str, lines: int = 20) -> str:
+    """The last lines a detached run wrote before its folder existed ('' when there are none)."""
+    try:
+        text = early_log(runs_dir, run_id).read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def interrupt(pid: int) -> bool:
+    """SIGINT to a run's process, as Ctrl-C in its own terminal: it ends interrupted, with its checkpoint.
+    False when the process is gone."""
+    import signal
+
+    try:
+        os.kill(pid, signal.SIGINT)
+    except ProcessLookupError:
+        return False
+    return True
