@@ -26,7 +26,7 @@ from engine.allocator import keep_freed_memory
 from engine.config import ConfigError
 from engine.detached import early_output, interrupt, run_argv, start_detached, starting_pid
 from engine.stages import revalidate
-from engine.store import check_runs_dir, process_age_s, read_config, read_record
+from engine.store import check_runs_dir, list_runs, process_age_s, read_config, read_record
 from engine.store.follow import RunFollower
 from tui.commands import nnlab_commands
 from tui.input_order import KeyOrder
@@ -166,7 +166,27 @@ class NNLabApp(KeyOrder, App[int]):
                            "torch_imported": self.torch_at_first_paint}, fh)
         if self.devices is None:
             self.probe_devices()
+        self.find_live_runs()
         self.set_timer(PREPARE_TRAIN_S, self._prepare_train_screen)
+
+    @work(thread=True, group="live-runs", exit_on_error=False)
+    def find_live_runs(self) -> None:
+        """Runs training now in this runs dir (started by another TUI, `nnlab run`, a sweep, or this app before
+        it was closed): the Train screen follows the newest, and a notice says how many there are."""
+        try:
+            live = [r for r in list_runs(self.runs_dir) if r.status == "running"]
+        except (OSError, ConfigError):
+            return
+        if live:
+            self.call_from_thread(self._show_live_runs, [str(r.run_dir) for r in live])
+
+    def _show_live_runs(self, run_dirs: list[str]) -> None:
+        n = len(run_dirs)
+        if self.run_state.status == "idle":  # nothing shown yet: follow the newest (History lists them all)
+            self._show_run(run_dirs[0])
+        self.notify(f"{n} run{'s are' if n != 1 else ' is'} training: Train (2) follows "
+                    f"{'the newest' if n != 1 else 'it'}; History (3) lists {'them' if n != 1 else 'it'} as running, "
+                    "Enter there follows another", title="training now", timeout=8)
 
     def _prepare_train_screen(self) -> None:
         """Build the Train screen while nothing happens, once the first screen is up: built on the first
@@ -264,6 +284,14 @@ class NNLabApp(KeyOrder, App[int]):
         if state.run_dir and Path(state.run_dir) == Path(run_dir):
             self.action_goto("train")  # the one already shown
             return True
+        if self._show_run(run_dir):
+            self.action_goto("train")
+            return True
+        return False
+
+    def _show_run(self, run_dir: str) -> bool:
+        """The Train screen shows (and follows, while it trains) the run in `run_dir`."""
+        state = self.run_state
         try:
             record = read_record(Path(run_dir))
             config = read_config(Path(run_dir))
@@ -278,7 +306,6 @@ class NNLabApp(KeyOrder, App[int]):
         state.external = record.id not in self.started_here
         state.pid = record.pid if state.active else None
         self._follow_folder(run_dir, follower)
-        self.action_goto("train")
         return True
 
     def _follow_folder(self, run_dir: str, follower: RunFollower | None = None) -> None:

@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
 from pilot_waits import wait_for
+from tmux_driver import Tmux
 from tui_canned import DEVICES, circles_events, populate, populate_cifar_and_sweep
 
 from tui.app import NNLabApp
@@ -96,40 +96,6 @@ def test_every_screen_draws(terminal, runs_dir, monkeypatch):
 # ---------------------------------------------------------------------------------------------- a real terminal
 TMUX = shutil.which("tmux")
 NNLAB = str(Path(sys.executable).with_name("nnlab"))
-
-
-class Tmux:
-    """One tmux server of its own (its own socket), one 80x24 window running a command."""
-
-    def __init__(self, tmp: Path, env: dict[str, str | None], command: str):
-        self.socket = str(tmp / "tmux.sock")
-        self.run("new-session", "-d", "-x", "80", "-y", "24", "-s", "t", "sh")
-        # tmux gives the window TERM=screen or tmux-256color; the command sets the terminal under test itself
-        sets = " ".join(f"{k}={v}" for k, v in env.items() if v is not None)
-        unsets = " ".join(f"-u {k}" for k, v in env.items() if v is None)
-        self.send(f"env {unsets} {sets} {command}", "Enter")
-
-    def run(self, *args: str) -> str:
-        return subprocess.run([TMUX, "-S", self.socket, *args], capture_output=True, text=True, timeout=30).stdout
-
-    def send(self, *keys: str) -> None:
-        self.run("send-keys", "-t", "t", *keys)
-
-    def screen(self) -> str:
-        return self.run("capture-pane", "-p", "-t", "t")
-
-    def wait_for(self, text: str, timeout: float = 90.0) -> str:
-        end = time.monotonic() + timeout
-        while True:
-            shown = self.screen()
-            if text in shown:
-                return shown
-            if "Traceback" in shown or time.monotonic() > end:
-                raise AssertionError(f"waited for {text!r}; the terminal shows:\n{shown}")
-            time.sleep(0.2)
-
-    def close(self) -> None:
-        self.run("kill-server")
 
 
 @pytest.mark.skipif(TMUX is None, reason="needs tmux")

@@ -52,7 +52,7 @@ class QuitScreen(ModalScreen[str | None]):
                         f"{' ...' if n > 6 else ''}", id="quit-title")
             yield Label("They keep training after nnlab closes; open nnlab again, from any terminal, to see them.",
                         classes="hint")
-            yield Label("Enter/q: quit, leave them training   s: stop them, then quit   Esc: stay", classes="hint")
+            yield Label("Enter/q: quit and leave them training\ns: stop them, then quit\nEsc: stay", classes="hint")
 
     def action_leave(self) -> None:
         self.dismiss("leave")
