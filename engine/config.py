@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,8 @@ class Key:
             return "true or false"
         if self.kind == "choice":
             return "one of " + ", ".join(self.choices)
+        if self.kind == "device":
+            return "one of " + ", ".join(self.choices) + ", cuda:N (N: a GPU's index)"
         if self.kind == "augment":
             return "none, or one or more of " + ", ".join(self.choices) + " joined by '+'"
         if self.kind == "dataset":
@@ -71,6 +74,11 @@ class Key:
             if isinstance(raw, bool) or text not in self.choices:
                 raise self.fail(raw)
             return text
+        if self.kind == "device":
+            text = str(raw).strip().lower()
+            if isinstance(raw, bool) or not (text in self.choices or re.fullmatch(r"cuda:\d{1,3}", text)):
+                raise self.fail(raw)
+            return text if text in self.choices else f"cuda:{int(text[5:])}"
         if self.kind == "augment":
             text = str(raw).strip().lower()
             if isinstance(raw, bool) or not text:
@@ -155,7 +163,8 @@ KEYS: dict[str, Key] = {k.name: k for k in [
     Key("seed", "int", "random seed: init, data order, augmentation", low=0, high=MAX_INT, high_open=False),
     Key("dataset", "dataset", "circles | mnist | digits | cifar10, or a course .mat file",
         choices=("circles", "mnist", "digits", "cifar10")),
-    Key("device", "choice", "where to train", choices=("auto", "cpu", "cuda", "mps")),
+    Key("device", "device", "where to train (cuda:N: GPU N; cuda and auto: the least busy GPU)",
+        choices=("auto", "cpu", "cuda", "mps")),
     Key("optimizer", "choice", "torch.optim update rule", choices=OPTIMIZERS),
     Key("momentum", "float", "momentum for optimizer=momentum|nesterov", low=0, high=1),
     Key("weight_decay", "float", "L2 penalty", low=0, high=1, high_open=False),

@@ -25,6 +25,7 @@ from textual.timer import Timer
 from engine.allocator import keep_freed_memory
 from engine.config import ConfigError
 from engine.detached import early_output, interrupt, run_argv, start_detached, starting_pid
+from engine.gpus import GpuInfo, gpus_from_json, nvml_gpus
 from engine.stages import revalidate
 from engine.store import check_runs_dir, list_runs, process_age_s, read_config, read_record
 from engine.store.follow import RunFollower
@@ -40,6 +41,7 @@ from tui.screens.studies import StudiesScreen, StudySource
 from tui.screens.train import TrainScreen
 from tui.widgets.dialogs import QuitScreen
 
+GPU_REFRESH_S = 3.0  # how often the Lab's GPU list is read again (NVML)
 FOLLOW_S = 0.5  # how often the shown run's folder is read while it trains (the Train screen draws at 2 Hz)
 PREPARE_TRAIN_S = 0.5  # after the first paint: the Train screen is built while the user reads the Lab
 
@@ -65,6 +67,8 @@ class NNLabApp(KeyOrder, App[int]):
         self.clock = clock
         self.run_state = RunState()
         self.devices: dict[str, bool] | None = None  # None until torch was probed
+        self.gpus: list[GpuInfo] = []  # the box's GPUs (probe, then NVML every GPU_REFRESH_S)
+        self._gpu_timer: Timer | None = None
         self.compare_ids: list[str] = []
         self.painted_at: float | None = None
         self.torch_at_first_paint: bool | None = None
@@ -201,7 +205,7 @@ class NNLabApp(KeyOrder, App[int]):
         """Ask torch which devices it can use, in a child process started after the first paint:
         importing torch takes seconds of CPU and, in this process, would hold the GIL against
         the UI (the first run imports it in its worker thread instead)."""
-        devices = {"auto": True, "cpu": True, "cuda": False, "mps": False}
+        devices: dict[str, Any] = {"auto": True, "cpu": True, "cuda": False, "mps": False}
         try:
             with subprocess.Popen([sys.executable, "-m", "engine.devices"], stdout=subprocess.PIPE,
                                   stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True) as child:
@@ -212,8 +216,9 @@ class NNLabApp(KeyOrder, App[int]):
             pass  # cpu and auto always work; the engine rejects an unavailable accelerator anyway
         finally:
             self._probe_child = None
+        gpus = gpus_from_json(devices.pop("gpus", None) or [])
         if not self._exit:
-            self.call_from_thread(self._devices_probed, devices)
+            self.call_from_thread(self._devices_probed, {k: bool(v) for k, v in devices.items()}, gpus)
 
     def _kill_probe(self) -> None:
         child = self._probe_child
@@ -223,12 +228,29 @@ class NNLabApp(KeyOrder, App[int]):
             except OSError:
                 pass  # it has just ended
 
-    def _devices_probed(self, devices: dict[str, bool]) -> None:
+    def _devices_probed(self, devices: dict[str, bool], gpus: list[GpuInfo]) -> None:
         self.devices = devices
-        for stack in self._screen_stacks.values():
-            for screen in stack:
-                if isinstance(screen, LabScreen):
-                    screen.devices_known(devices)
+        self.gpus = gpus
+        for lab in self._lab_screens():
+            lab.devices_known(devices)
+        if gpus and self._gpu_timer is None:
+            self._gpu_timer = self.set_interval(GPU_REFRESH_S, self.refresh_gpus)
+
+    def _lab_screens(self) -> list[LabScreen]:
+        return [screen for stack in self._screen_stacks.values() for screen in stack if isinstance(screen, LabScreen)]
+
+    @work(thread=True, exclusive=True, group="gpus", exit_on_error=False)
+    def refresh_gpus(self) -> None:
+        """The GPUs' memory, utilisation and processes again, from NVML (no torch in this process); without
+        NVML the probe's figures stay."""
+        gpus = nvml_gpus()
+        if gpus is not None and not self._exit:
+            self.call_from_thread(self._gpus_refreshed, gpus)
+
+    def _gpus_refreshed(self, gpus: list[GpuInfo]) -> None:
+        self.gpus = gpus
+        for lab in self._lab_screens():
+            lab.gpus_known(gpus)
 
     # ------------------------------------------------------------------ training
     @property

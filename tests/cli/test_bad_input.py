@@ -44,6 +44,8 @@ def assert_bad(result, *needles: str, runs_dir=None):
     (["runs", "show", "nothing-like-this"], ["nothing-like-this", "no run matches"]),
     (["runs", "frobnicate"], ["frobnicate"]),
     (["run", "circles-optim", "--d", "x", "epochs=0"], ["unrecognized", "--d"]),  # no option abbreviations
+    (["run", "circles-nn", "device=cuda:1"], ["device", "'cuda:1'", "auto, cpu"]),  # no CUDA in CI
+    (["run", "circles-nn", "device=cuda:one"], ["device", "'cuda:one'", "cuda:N"]),
 ])
 def test_bad_input_is_one_line_and_exit_2(cli, args, needles):
     assert_bad(cli(*args), *needles, runs_dir=cli.runs_dir)

@@ -19,6 +19,7 @@ from textual.widgets import Footer, Header, Input, OptionList, RadioButton, Radi
 from textual.widgets.option_list import Option
 
 from engine.config import ConfigError
+from engine.gpus import GpuInfo, pick_gpu
 from engine.precheck import precheck
 from engine.stages import STAGES, Stage, resolve_config
 from tui.keymap import LAB
@@ -36,6 +37,11 @@ def teaches_renderable(text: str):
                           style="" if pre else "italic"))
     return Group(*parts)
 DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def device_id(device: str) -> str:
+    """A device name as a widget id (cuda:1 -> cuda-1)."""
+    return device.replace(":", "-")
 NAME_HELP = "optional: shown in History instead of the run id"
 ACTIONS = ("[@click=screen.start][b reverse $success] \u25b6 Start run [/][/] ctrl+r     "
            "[@click=screen.defaults][reverse] Defaults [/][/] ctrl+o")
@@ -77,6 +83,7 @@ class LabScreen(HomeFocusScreen):
         self.form_error = ""
         self.focused_key: str | None = None
         self._built: dict[str, str] = {}  # the text each field was built with (its first Changed is no edit)
+        self.gpus: list[GpuInfo] = []
 
     def compose(self) -> ComposeResult:
         stage = self.stage
@@ -248,17 +255,34 @@ class LabScreen(HomeFocusScreen):
         self._draw_note()
 
     def _select_device(self, name: str) -> None:
-        button = self.query_one(f"#dev-{name}", RadioButton)
-        if button.disabled:
+        found = self.query(f"#dev-{device_id(name)}")
+        button = found.first(RadioButton) if found else None
+        if button is None or button.disabled:
             button = self.query_one("#dev-auto", RadioButton)
         button.value = True
 
     def devices_known(self, devices: dict[str, bool]) -> None:
         for name in DEVICES:
             self.query_one(f"#dev-{name}", RadioButton).disabled = not devices.get(name, False)
+        self.gpus_known(getattr(self.app, "gpus", []))
+
+    def gpus_known(self, gpus: list[GpuInfo]) -> None:
+        """Each GPU of the box (refreshed every few seconds from NVML): a button per GPU where there are
+        several (cuda alone takes the least busy one), and a line each: name, memory, utilisation, processes."""
+        self.gpus = list(gpus)
+        radios = self.query_one("#devices", RadioSet)
+        if len(gpus) > 1:
+            for gpu in gpus:
+                if not self.query(f"#dev-{device_id(gpu.device)}"):
+                    radios.mount(RadioButton(gpu.device, id=f"dev-{device_id(gpu.device)}"))
+        devices = getattr(self.app, "devices", None) or {}
         missing = [n for n in ("cuda", "mps") if not devices.get(n)]
-        self.query_one("#device-note", Static).update(
-            f"not available here: {', '.join(missing)}" if missing else "")
+        lines = [gpu.line() for gpu in gpus]
+        if missing and devices:
+            lines.append(f"not available here: {', '.join(missing)}")
+        if gpus:
+            lines.append(f"cuda / auto: the least busy GPU now, {gpus[pick_gpu(gpus)].device}")
+        self.query_one("#device-note", Static).update("\n".join(lines))
 
     @on(Input.Changed, ".key-input")
     def _value_changed(self, event: Input.Changed) -> None:
