@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 RUN_ID_ENV = "NNLAB_RUN_ID"
+QUEUE_TICKET_ENV = "NNLAB_QUEUE_TICKET"
 OUTPUT_NAME = "output.log"
 
 
@@ -47,24 +48,57 @@ def free_run_id(runs_dir: str | os.PathLike, stage: str) -> str:
 
 
 def without_detach(argv: list[str]) -> list[str]:
-    return [a for a in argv if a != "--detach"]
+    """argv less --detach, --queue and --slots N: the child trains (after its turn, if queued)."""
+    out: list[str] = []
+    skip = False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a in ("--detach", "--queue"):
+            continue
+        elif a == "--slots":
+            skip = True
+        elif not a.startswith("--slots="):
+            out.append(a)
+    return out
 
 
-def start_detached(argv: list[str], runs_dir: str, data_dir: str, stage: str) -> str:
-    """Start `nnlab <argv>` (argv without --detach) in a session of its own; returns the new run's id."""
+def start_detached(argv: list[str], runs_dir: str, data_dir: str, stage: str, queue_on: str | None = None) -> str:
+    """Start `nnlab <argv>` (argv without --detach and --queue) in a session of its own; returns the new run's
+    id. With `queue_on` (a device), the run is queued there first (engine.run_queue): it trains when its turn
+    comes."""
     run_id = free_run_id(runs_dir, stage)
     log = early_log(runs_dir, run_id)
     env = dict(os.environ, NNLAB_RUNS_DIR=str(runs_dir), NNLAB_DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1")
     env[RUN_ID_ENV] = run_id
+    ticket = None
+    if queue_on is not None:
+        from engine.run_queue import enqueue
+
+        ticket = enqueue(runs_dir, queue_on, run_id, stage, None)
+        env[QUEUE_TICKET_ENV] = f"{queue_on}\n{ticket}"
     with open(log, "ab") as out:
         child = subprocess.Popen([sys.executable, "-m", "engine", *without_detach(argv)], stdin=subprocess.DEVNULL,
                                  stdout=out, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
                                  env=env)
     try:
         early_pid_file(runs_dir, run_id).write_text(f"{child.pid}\n")
+        if ticket is not None:
+            from engine.run_queue import set_ticket_pid
+
+            set_ticket_pid(ticket, child.pid)
     except OSError:
-        pass  # attach then waits on the log alone
+        pass  # attach then waits on the log alone; the ticket counts for a minute without its pid
     return run_id
+
+
+def queued_turn() -> tuple[str, Path] | None:
+    """(device, ticket) of a run started by --queue; None otherwise. Taken once."""
+    value = os.environ.pop(QUEUE_TICKET_ENV, None)
+    if not value or "\n" not in value:
+        return None
+    device, ticket = value.split("\n", 1)
+    return device, Path(ticket)
 
 
 def detached_run_id() -> str | None:

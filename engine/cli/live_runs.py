@@ -1,11 +1,14 @@
-"""`nnlab runs attach RUN` and `nnlab runs stop RUN...`: a run going in another process, from any terminal.
+"""`nnlab runs attach RUN`, `nnlab runs stop RUN...`, `nnlab runs cancel RUN...`: a run going (or waiting in a
+queue) in another process, from any terminal.
 
 attach follows the run's folder (metrics.csv, written every epoch, and run.json) and prints a line per epoch, as
 `nnlab run` does without a terminal; Ctrl-C detaches and leaves the run training. A detached run not yet in its
 folder (importing torch, loading data) is waited for; one that failed before it began shows its output.
 
 stop sends SIGINT to the run's process, as Ctrl-C in its own terminal would: it ends `interrupted`, with its
-checkpoint, and resumes as any interrupted run. Every run named is checked before any is signalled.
+checkpoint, and resumes as any interrupted run. Every run named is checked before any is signalled. A queued run
+named to stop is cancelled: cancel removes its ticket (the others keep their order) and ends its waiting process;
+it has no run folder yet, so nothing else changes.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from engine.cli.exits import EXIT_ERROR, EXIT_OK, STATUS_EXIT
 from engine.cli.printer import format_epoch
 from engine.config import ConfigError
 from engine.detached import early_log, early_pid_file
+from engine.run_queue import Ticket, find_ticket
 from engine.store import read_json, read_metrics, read_record, resolve_run
 from engine.store.liveness import effective_status, pid_alive
 
@@ -112,9 +116,44 @@ def _stoppable(run_dir: Path) -> dict[str, Any]:
     return raw
 
 
+def cmd_cancel(args: argparse.Namespace) -> int:
+    tickets = []
+    for ref in args.runs:
+        ticket = find_ticket(args.runs_dir, ref)
+        if ticket is None:
+            raise ConfigError(f"invalid run {ref!r}: no queued run matches (see `nnlab runs list`)")
+        tickets.append(ticket)
+    for ticket in tickets:
+        _cancel(ticket)
+    return EXIT_OK
+
+
+def _cancel(ticket: Ticket) -> None:
+    try:
+        ticket.path.unlink()
+    except OSError:
+        pass
+    if ticket.pid is not None:
+        try:
+            os.kill(ticket.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    runs_dir = ticket.path.parents[2]
+    for leftover in (early_log(runs_dir, ticket.run_id), early_pid_file(runs_dir, ticket.run_id)):
+        try:
+            leftover.unlink()
+        except OSError:
+            pass
+    print(f"{ticket.run_id}: cancelled (out of the {ticket.device} queue)", flush=True)
+
+
 def cmd_stop(args: argparse.Namespace) -> int:
-    folders = [resolve_run(args.runs_dir, ref) for ref in args.runs]
+    tickets = {ref: find_ticket(args.runs_dir, ref) for ref in args.runs}
+    folders = [resolve_run(args.runs_dir, ref) for ref, ticket in tickets.items() if ticket is None]
     records = [(folder, _stoppable(folder)) for folder in folders]  # all checked before any is signalled
+    for ticket in tickets.values():
+        if ticket is not None:
+            _cancel(ticket)  # a queued run: out of its queue
     for folder, raw in records:
         try:
             os.kill(int(raw["pid"]), signal.SIGINT)

@@ -94,6 +94,12 @@ def build_parser() -> Parser:
     def storage(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--storage", default=argparse.SUPPRESS, metavar="URL")
 
+    def queue_options(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--queue", action="store_true", help="queue it on its device: detached, it starts when the "
+                        "runs queued before it on that device have ended")
+        sp.add_argument("--slots", type=int, default=None, metavar="N",
+                        help="with --queue: how many runs may train at once on the device (default 1)")
+
     def workers(sp: argparse.ArgumentParser) -> None:
         group = sp.add_mutually_exclusive_group()
         group.add_argument("--jobs", type=int, default=None, help="CPU workers (the cores are split between them)")
@@ -111,6 +117,7 @@ def build_parser() -> Parser:
     sp.add_argument("--name")
     sp.add_argument("--tag", action="append", default=[], help="tag the run (repeatable)")
     sp.add_argument("--detach", action="store_true", help=DETACH_HELP)
+    queue_options(sp)
     common(sp)
 
     sp = sub.add_parser("resume", help="continue a run from its last checkpoint")
@@ -118,6 +125,7 @@ def build_parser() -> Parser:
     sp.add_argument("assignments", nargs="*", metavar="KEY=VALUE")
     sp.add_argument("--json", action="store_true")
     sp.add_argument("--detach", action="store_true", help=DETACH_HELP)
+    queue_options(sp)
     common(sp)
 
     sp = sub.add_parser("sweep", help="a grid or a search over hyperparameters, as an Optuna study")
@@ -213,6 +221,9 @@ def build_parser() -> Parser:
     sp.add_argument("run")
     common(sp)
     sp = rsub.add_parser("stop", help="stop runs going in other processes (they end interrupted, resumable)")
+    sp.add_argument("runs", nargs="+")
+    common(sp)
+    sp = rsub.add_parser("cancel", help="take queued runs out of their queue (nothing else is lost)")
     sp.add_argument("runs", nargs="+")
     common(sp)
     return p

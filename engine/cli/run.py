@@ -11,8 +11,15 @@ from engine import train as engine_train
 from engine.cli.exits import EXIT_ERROR, EXIT_OK, STATUS_EXIT
 from engine.cli.printer import make_printer
 from engine.config import load_config_file, parse_assignments
-from engine.detached import DroppingWriter, detached_run_id, keep_output_with_the_run, start_detached
+from engine.detached import (
+    DroppingWriter,
+    detached_run_id,
+    keep_output_with_the_run,
+    queued_turn,
+    start_detached,
+)
 from engine.events import Emit, Event, RunFinished, RunStarted
+from engine.run_queue import Turn, set_slots, wait_for_turn, waiting
 from engine.stages import get_stage, resolve_config
 from engine.store import check_runs_dir, json_line, read_config, resolve_run
 from engine.store.reader import checkpoint_source, has_checkpoint
@@ -72,14 +79,18 @@ def cmd_run(args: argparse.Namespace, resume: bool = False) -> int:
     else:
         config = resolve_config(args.stage, _overrides(args))
     check_runs_dir(runs_dir)
-    if getattr(args, "detach", False):
-        stage = read_config(source)["stage"] if resume else config["stage"]
-        return _detach(args, stage)
+    if getattr(args, "detach", False) or getattr(args, "queue", False):
+        saved = read_config(source) if resume else config
+        device = str(overrides.get("device", saved.get("device", "auto"))) if resume else str(config.get("device", "auto"))
+        return _detach(args, str(saved["stage"]), device if args.queue else None)
     run_id = detached_run_id()
+    queued = queued_turn()
+    if queued is not None:  # started by --queue: wait for the runs before it on its device (engine.run_queue)
+        _HELD.append(wait_for_turn(runs_dir, queued[0], queued[1]))
     if run_id is not None:  # this process was started by --detach: nobody reads its output
         sys.stdout, sys.stderr = DroppingWriter(sys.stdout), DroppingWriter(sys.stderr)
     printer = make_printer(sys.stderr if args.json else sys.stdout)
-    emit = printer if run_id is None else _keeping_output(printer, runs_dir, run_id)
+    emit = printer if run_id is None else _keeping_output(printer, runs_dir, run_id, _HELD)
     stop = StopFlag()
     stop.install()
     try:
@@ -101,22 +112,39 @@ def cmd_run(args: argparse.Namespace, resume: bool = False) -> int:
 
 
 
-def _detach(args: argparse.Namespace, stage: str) -> int:
-    """Start the same command in a session of its own (engine.cli.detach) and return at once with its id."""
-    run_id = start_detached(list(args.argv), args.runs_dir, args.data_dir, stage)
+_HELD: list[Turn] = []  # a queued run's slot, held until this process exits
+
+
+def _detach(args: argparse.Namespace, stage: str, queue_on: str | None) -> int:
+    """Start the same command in a session of its own (engine.detached), queued on a device if asked, and
+    return at once with its id."""
+    if queue_on is not None and args.slots is not None:
+        set_slots(args.runs_dir, queue_on, args.slots)
+    run_id = start_detached(list(args.argv), args.runs_dir, args.data_dir, stage, queue_on)
+    if queue_on is not None:
+        position = next((i for i, t in enumerate(waiting(args.runs_dir, queue_on), 1) if t.run_id == run_id), 1)
     if args.json:
-        print(json_line({"run_id": run_id, "stage": stage, "status": "starting", "detached": True,
-                         "runs_dir": str(args.runs_dir)}))
+        out: dict[str, Any] = {"run_id": run_id, "stage": stage, "status": "queued" if queue_on else "starting",
+                               "detached": True, "runs_dir": str(args.runs_dir)}
+        if queue_on is not None:
+            out.update(device=queue_on, position=position)
+        print(json_line(out))
+    elif queue_on is not None:
+        print(f"{run_id}: queued on {queue_on}, position {position} (it starts when the runs before it end)\n"
+              f"  follow it: nnlab runs attach {run_id}    cancel it: nnlab runs cancel {run_id}")
     else:
         print(f"{run_id}: started, detached (it keeps training when this terminal closes)\n"
               f"  follow it: nnlab runs attach {run_id}    stop it: nnlab runs stop {run_id}")
     return EXIT_OK
 
 
-def _keeping_output(printer: Emit, runs_dir: str, run_id: str) -> Emit:
-    """The printer, and once the run folder exists, the detached run's output moved into it."""
+def _keeping_output(printer: Emit, runs_dir: str, run_id: str, turns: list[Turn]) -> Emit:
+    """The printer, and once the run folder exists, the detached run's output moved into it (and a queued
+    run's ticket removed: the folder lists it now)."""
     def emit(event: Event) -> None:
         if isinstance(event, RunStarted):
             keep_output_with_the_run(runs_dir, run_id, event.run_dir)
+            for turn in turns:
+                turn.started()
         printer(event)
     return emit

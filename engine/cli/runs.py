@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from engine.events import METRIC_COLUMNS
+from engine.run_queue import waiting
 from engine.store import (
     LoadedRun,
     Summary,
@@ -44,12 +45,16 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def _listing(runs_dir: str, as_json: bool) -> str:
+    """Queued runs first, in their queues' order (status queued, with their position), then the saved runs."""
+    queued = [(t, i) for device in sorted({t.device for t in waiting(runs_dir)})
+              for i, t in enumerate(waiting(runs_dir, device), 1)]
     if as_json:
-        return json_line(list_runs_json(runs_dir))
+        return json_line([t.to_json(i) for t, i in queued] + list_runs_json(runs_dir))
     runs = list_runs(runs_dir)
-    if not runs:
+    if not runs and not queued:
         return f"no runs in {runs_dir}"
-    rows: list[list[Any]] = []
+    rows: list[list[Any]] = [[t.run_id, t.stage, f"#{i} on {t.device}", "starting" if t.starting else "queued",
+                              "-", None, None, ""] for t, i in queued]
     for r in runs:
         if r.is_damaged:
             rows.append([r.id, "-", "-", "damaged", "-", "-", "-", r.reason or ""])
@@ -141,9 +146,9 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
 
 def dispatch(args: argparse.Namespace) -> int:
-    if args.runs_command in ("attach", "stop"):
-        from engine.cli.live_runs import cmd_attach, cmd_stop
+    if args.runs_command in ("attach", "stop", "cancel"):
+        from engine.cli.live_runs import cmd_attach, cmd_cancel, cmd_stop
 
-        return {"attach": cmd_attach, "stop": cmd_stop}[args.runs_command](args)
+        return {"attach": cmd_attach, "stop": cmd_stop, "cancel": cmd_cancel}[args.runs_command](args)
     return {"list": cmd_list, "show": cmd_show, "compare": cmd_compare, "export": cmd_export,
             "rm": cmd_rm}[args.runs_command](args)

@@ -1,0 +1,227 @@
+"""A queue per device, in the run store, with no daemon: `nnlab run ... --queue` starts after the runs queued
+before it on the same device have ended, in the order they were queued.
+
+Each queued run is a detached process (engine.detached) that waits for its turn itself:
+
+    <runs dir>/.queue/<device>/<ticket>.json   one per waiting run: its id, stage, pid, argv; the ticket's name
+                                               sorts in queue order (the time it was queued, in ns, then the id)
+    <runs dir>/.queue/<device>/slot-<k>.lock   a run holds one slot (flock) from its turn to its exit
+    <runs dir>/.queue/<device>/slots           how many runs may train at once on the device (default 1)
+
+A waiting process takes its turn when fewer older tickets than free slots belong to live processes, and it
+gets a slot's lock; then it removes its ticket and trains. Why this holds with no process in charge:
+- the kernel releases a slot's flock when its holder exits in any way (an end, a crash, a divergence, kill -9),
+  so the next run starts however the one before it ended;
+- a ticket whose process is gone (kill -9 of a waiting run) no longer counts: the others keep their order;
+- the queue is files in the store: it survives the TUI, an SSH drop, and any one process's death.
+Waiting costs a poll of the folder every WAIT_S seconds. Across machines, use a study and `nnlab worker`.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from engine.config import ConfigError
+
+QUEUE_DIR = ".queue"
+WAIT_S = 0.5
+DEFAULT_SLOTS = 1  # on a GPU and on the CPU alike: two runs on one device mostly slow each other down
+
+
+def queue_key(device: str) -> str:
+    """The folder of a device's queue (the device as the config gives it: auto, cpu, cuda, cuda:1, mps)."""
+    if not re.fullmatch(r"[a-z]+(:\d{1,3})?", device):
+        raise ConfigError(f"invalid value for device: {device!r} (allowed: auto, cpu, cuda, cuda:N, mps)")
+    return device.replace(":", "-")
+
+
+def queue_dir(runs_dir: str | os.PathLike, device: str) -> Path:
+    return Path(runs_dir) / QUEUE_DIR / queue_key(device)
+
+
+@dataclass(frozen=True)
+class Ticket:
+    path: Path
+    run_id: str
+    stage: str
+    device: str
+    pid: int | None
+    queued_at: float  # epoch seconds
+    starting: bool = False  # its turn came: it loads its data, and its folder appears in a moment
+
+    def to_json(self, position: int) -> dict[str, Any]:
+        return {"id": self.run_id, "stage": self.stage, "status": "starting" if self.starting else "queued",
+                "device": self.device, "position": position, "pid": self.pid, "queued_at": self.queued_at}
+
+
+def slots(runs_dir: str | os.PathLike, device: str) -> int:
+    try:
+        n = int((queue_dir(runs_dir, device) / "slots").read_text().strip())
+    except (OSError, ValueError):
+        return DEFAULT_SLOTS
+    return n if n >= 1 else DEFAULT_SLOTS
+
+
+def set_slots(runs_dir: str | os.PathLike, device: str, n: int) -> None:
+    if n < 1 or n > 64:
+        raise ConfigError(f"invalid value for --slots: {n!r} (allowed: an integer from 1 to 64)")
+    folder = queue_dir(runs_dir, device)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".slots-{os.getpid()}"
+    tmp.write_text(f"{n}\n")
+    os.replace(tmp, folder / "slots")
+
+
+def enqueue(runs_dir: str | os.PathLike, device: str, run_id: str, stage: str, pid: int | None) -> Path:
+    """Write the ticket of a run queued now (atomically: a listing never sees half of one)."""
+    folder = queue_dir(runs_dir, device)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{time.time_ns():020d}-{run_id}.json"
+    tmp = folder / f".tmp-{run_id}"
+    tmp.write_text(json.dumps({"id": run_id, "stage": stage, "device": device, "pid": pid,
+                               "queued_at": time.time()}))
+    os.replace(tmp, path)
+    return path
+
+
+def set_ticket_pid(ticket: Path, pid: int) -> None:
+    data = json.loads(ticket.read_text())
+    data.setdefault("starting", False)
+    data["pid"] = pid
+    tmp = ticket.with_name(f".tmp-{data['id']}")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, ticket)
+
+
+def _read_ticket(path: Path) -> Ticket | None:
+    try:
+        data = json.loads(path.read_text())
+        return Ticket(path, str(data["id"]), str(data.get("stage", "")), str(data.get("device", "")),
+                      data.get("pid") if isinstance(data.get("pid"), int) else None, float(data.get("queued_at", 0)),
+                      data.get("starting") is True)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+STARTING_S = 60.0  # a ticket whose process is not started yet (no pid) counts this long
+
+
+def _alive(ticket: Ticket) -> bool:
+    from engine.store.liveness import pid_alive
+
+    if ticket.pid is None:
+        return time.time() - ticket.queued_at < STARTING_S
+    return pid_alive(ticket.pid)
+
+
+def waiting(runs_dir: str | os.PathLike, device: str | None = None) -> list[Ticket]:
+    """The runs waiting in a device's queue (every device's when None), in queue order; tickets of processes
+    that are gone are left out (and removed)."""
+    root = Path(runs_dir) / QUEUE_DIR
+    folders = [queue_dir(runs_dir, device)] if device is not None else sorted(p for p in _dirs(root))
+    out = []
+    for folder in folders:
+        try:
+            names = sorted(n for n in os.listdir(folder) if n.endswith(".json") and not n.startswith("."))
+        except OSError:
+            continue
+        for name in names:
+            ticket = _read_ticket(folder / name)
+            if ticket is None:
+                continue
+            if _alive(ticket):
+                out.append(ticket)
+            else:
+                _remove(ticket.path)
+    return out
+
+
+def _dirs(root: Path) -> Iterator[Path]:
+    try:
+        yield from (p for p in root.iterdir() if p.is_dir())
+    except OSError:
+        return
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass
+
+
+class Turn:
+    """The slot a run holds from its turn to the end of its process (the lock goes with the process). Its
+    ticket stays, listed as first in the queue, until `started()`: the run's folder then exists and lists it."""
+
+    def __init__(self, fd: int, ticket: Path) -> None:
+        self.fd = fd
+        self.ticket = ticket
+
+    def started(self) -> None:
+        _remove(self.ticket)
+
+
+def wait_for_turn(runs_dir: str | os.PathLike, device: str, ticket: Path) -> Turn:
+    """Block until it is this ticket's turn (see the module docstring) and take a slot."""
+    folder = queue_dir(runs_dir, device)
+    while True:
+        ahead = [t for t in waiting(runs_dir, device) if t.path.name < ticket.name and not _starting(t)]
+        n = slots(runs_dir, device)
+        free = [k for k in range(n) if not _held(folder / f"slot-{k}.lock")]
+        if len(ahead) < len(free):
+            for k in free:
+                fd = _try_lock(folder / f"slot-{k}.lock")
+                if fd is not None:
+                    os.write(fd, f"{os.getpid()}\n".encode())
+                    _mark_starting(ticket)
+                    return Turn(fd, ticket)
+        time.sleep(WAIT_S)
+
+
+def _mark_starting(ticket: Path) -> None:
+    """Its turn came: it holds a slot and loads its data (its ticket no longer counts as waiting ahead)."""
+    try:
+        data = json.loads(ticket.read_text())
+        data["starting"] = True
+        tmp = ticket.with_name(f".tmp-{data['id']}")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, ticket)
+    except (OSError, ValueError, KeyError):
+        pass
+
+
+def _starting(ticket: Ticket) -> bool:
+    return ticket.starting
+
+
+def _try_lock(path: Path) -> int | None:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _held(path: Path) -> bool:
+    fd = _try_lock(path)
+    if fd is None:
+        return True
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)
+    return False
+
+
+def find_ticket(runs_dir: str | os.PathLike, ref: str) -> Ticket | None:
+    """A waiting run by id, id prefix or short id (its last 4 hex digits)."""
+    matches = [t for t in waiting(runs_dir) if t.run_id == ref or t.run_id.startswith(ref)
+               or t.run_id.endswith("-" + ref)]
+    return matches[0] if len(matches) == 1 else None

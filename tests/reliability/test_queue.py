@@ -1,0 +1,94 @@
+"""The queue per device (`nnlab run ... --queue`): FIFO, one run at a time, no daemon; a waiting run killed or
+cancelled leaves the others in order; a crash of the run ahead starts the next one. Real CLI processes."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.store import read_metrics, read_record
+
+
+def wait_for(predicate, timeout: float = 120.0, what: str = "condition"):
+    end = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > end:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def queue(cli, *args: str) -> str:
+    result = cli("run", "circles-nn", "device=cpu", *args, "--queue", "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["status"] == "queued" and out["device"] == "cpu"
+    return out["run_id"]
+
+
+def listed(cli) -> list[dict]:
+    result = cli("runs", "list", "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def waiting_ids(cli) -> list[str]:
+    return [r["id"] for r in listed(cli) if r["status"] == "queued"]
+
+
+def status(runs: Path, run_id: str) -> str | None:
+    return read_record(runs / run_id).status if (runs / run_id / "run.json").exists() else None
+
+
+def times(runs: Path, run_id: str) -> tuple[float, float]:
+    """When a run's first and last epochs were written (metrics.csv's creation and last change, as the clock
+    of this machine says), from the folder: the run's own wall_time counts from its start."""
+    record = json.loads((runs / run_id / "run.json").read_text())
+    started = time.mktime(time.strptime(record["created"], "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
+    return started, os.stat(runs / run_id / "metrics.csv").st_mtime
+
+
+def test_the_queue_keeps_its_order_through_kills_cancels_and_a_crash(cli):
+    runs = cli.runs_dir
+    ahead = queue(cli, "epochs=100000")
+    wait_for(lambda: status(runs, ahead) == "running", what="the first run to train")
+    b, c, d = (queue(cli, "epochs=20", f"seed={i}") for i in (1, 2, 3))
+    assert waiting_ids(cli) == [b, c, d]
+    positions = {r["id"]: r["position"] for r in listed(cli) if r["status"] == "queued"}
+    assert positions == {b: 1, c: 2, d: 3}
+    text = cli("runs", "list").stdout
+    assert "#1 on cpu" in text and "queued" in text
+
+    c_pid = next(r["pid"] for r in listed(cli) if r["id"] == c)
+    os.kill(c_pid, signal.SIGKILL)  # a waiting run dies: gone from the queue, the others keep their order
+    wait_for(lambda: waiting_ids(cli) == [b, d], 30, "c gone from the queue")
+    cancelled = cli("runs", "cancel", d[-4:])
+    assert cancelled.returncode == 0 and "cancelled" in cancelled.stdout, cancelled.stderr
+    assert waiting_ids(cli) == [b]
+    assert not (runs / d).exists()
+    assert cli("runs", "cancel", d).returncode == 2  # no longer queued: one line, exit 2
+
+    assert status(runs, b) is None and waiting_ids(cli) == [b]
+    os.kill(read_record(runs / ahead).pid, signal.SIGKILL)  # the run ahead crashes: the next one starts
+    wait_for(lambda: status(runs, b) == "finished", 180, "b to train once the run ahead crashed")
+    assert read_record(runs / ahead).status == "crashed"
+    assert len(read_metrics(runs / b)) == 20
+    assert not (runs / c).exists() and not (runs / d).exists()
+    assert waiting_ids(cli) == []
+
+
+def test_two_runs_queued_on_one_device_never_train_at_once(cli):
+    runs = cli.runs_dir
+    first, second, third = (queue(cli, "epochs=400", f"seed={i}") for i in (1, 2, 3))
+    wait_for(lambda: all(status(runs, r) == "finished" for r in (first, second, third)), 300, "all three")
+    spans = [times(runs, r) for r in (first, second, third)]
+    for (_, end), (start, _) in zip(spans, spans[1:]):
+        assert start >= end - 1.0, spans  # created (whole seconds) after the one before wrote its last epoch
+    created = [json.loads((runs / r / "run.json").read_text())["created"] for r in (first, second, third)]
+    assert created == sorted(created)
