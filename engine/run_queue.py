@@ -9,7 +9,9 @@ Each queued run is a detached process (engine.detached) that waits for its turn 
     <runs dir>/.queue/<device>/slots           how many runs may train at once on the device (default 1)
 
 A waiting process takes its turn when fewer older tickets than free slots belong to live processes, and it
-gets a slot's lock; then it removes its ticket and trains. Why this holds with no process in charge:
+gets a slot's lock; then it trains, and its ticket goes once its run folder exists. A run started without
+--queue (`nnlab run`, the TUI's ctrl+r) takes a free slot too if there is one (occupy), without waiting:
+the queue then waits for it as for any run ahead. Why this holds with no process in charge:
 - the kernel releases a slot's flock when its holder exits in any way (an end, a crash, a divergence, kill -9),
   so the next run starts however the one before it ended;
 - a ticket whose process is gone (kill -9 of a waiting run) no longer counts: the others keep their order;
@@ -185,6 +187,22 @@ def wait_for_turn(runs_dir: str | os.PathLike, device: str, ticket: Path) -> Tur
         time.sleep(WAIT_S)
 
 
+def occupy(runs_dir: str | os.PathLike, device: str) -> int | None:
+    """A run started without --queue takes a free slot of its device if there is one, so that the runs
+    queued there wait for it too; it never waits (with every slot taken, it trains beside them). The slot is
+    held until the process exits."""
+    try:
+        folder = queue_dir(runs_dir, device)
+        folder.mkdir(parents=True, exist_ok=True)
+        for k in range(slots(runs_dir, device)):
+            fd = _try_lock(folder / f"slot-{k}.lock")
+            if fd is not None:
+                return fd
+    except (OSError, ConfigError):
+        pass  # a read-only or full store: the run is not worse for it
+    return None
+
+
 def _mark_starting(ticket: Path) -> None:
     """Its turn came: it holds a slot and loads its data (its ticket no longer counts as waiting ahead)."""
     try:
@@ -225,3 +243,35 @@ def find_ticket(runs_dir: str | os.PathLike, ref: str) -> Ticket | None:
     matches = [t for t in waiting(runs_dir) if t.run_id == ref or t.run_id.startswith(ref)
                or t.run_id.endswith("-" + ref)]
     return matches[0] if len(matches) == 1 else None
+
+
+def cancel(ticket: Ticket) -> None:
+    """Take a waiting run out of its queue: its ticket goes, its waiting process ends (SIGTERM), and what it
+    wrote beside the runs while it waited. It has no run folder: nothing else changes."""
+    import signal
+
+    from engine.detached import early_log, early_pid_file
+
+    _remove(ticket.path)
+    if ticket.pid is not None:
+        try:
+            os.kill(ticket.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    runs_dir = ticket.path.parents[2]
+    _remove(early_log(runs_dir, ticket.run_id))
+    _remove(early_pid_file(runs_dir, ticket.run_id))
+
+
+def queued_records(runs_dir: str | os.PathLike) -> list[Any]:
+    """The waiting runs as RunRecords (status queued or starting; name `#position on device`), every device's
+    queue in order, for listings that show them beside the saved runs."""
+    from engine.store.records import RunRecord
+
+    out = []
+    for device in sorted({t.device for t in waiting(runs_dir)}):
+        for i, t in enumerate(waiting(runs_dir, device), 1):
+            out.append(RunRecord(id=t.run_id, run_dir=Path(runs_dir) / t.run_id,
+                                 status="starting" if t.starting else "queued", stage=t.stage,
+                                 name=f"#{i} on {device}", device=device, pid=t.pid))
+    return out

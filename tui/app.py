@@ -262,6 +262,11 @@ class NNLabApp(KeyOrder, App[int]):
         if the run shown is still going."""
         return self._start_detached(run_argv(config, name, tags), config)
 
+    def queue_run(self, config: dict[str, Any], name: str | None = None) -> bool:
+        """Queue a run on its device (engine.run_queue): it starts when the runs queued before it there have
+        ended. The Train screen follows it unless it shows a run that is still going."""
+        return self._start_detached(run_argv(config, name), config, queue_on=str(config.get("device", "auto")))
+
     def resume_run(self, run_dir: str) -> bool:
         """Continue an interrupted or crashed run into a new run (`nnlab resume`, in a process of its own)."""
         try:
@@ -271,13 +276,15 @@ class NNLabApp(KeyOrder, App[int]):
             return False
         return self._start_detached(["resume", Path(run_dir).name], config)
 
-    def _start_detached(self, argv: list[str], config: dict[str, Any]) -> bool:
-        if self.run_state.active:
-            self.notify("the run shown is still going: stop it first (Train screen, s)", severity="warning")
+    def _start_detached(self, argv: list[str], config: dict[str, Any], queue_on: str | None = None) -> bool:
+        busy = self.run_state.active
+        if busy and queue_on is None:
+            self.notify("the run shown is still going: stop it first (Train screen, s), or queue this one "
+                        "(ctrl+e)", severity="warning")
             return False
         try:
             check_runs_dir(self.runs_dir)
-            run_id = start_detached(argv, self.runs_dir, self.data_dir, str(config["stage"]))
+            run_id = start_detached(argv, self.runs_dir, self.data_dir, str(config["stage"]), queue_on)
         except ConfigError as exc:
             self.notify(str(exc), severity="error")
             return False
@@ -285,8 +292,14 @@ class NNLabApp(KeyOrder, App[int]):
             self.notify(f"could not start the run: {exc.strerror or exc}", severity="error")
             return False
         self.started_here.append(run_id)
+        if queue_on is not None:
+            self.notify(f"{run_id}: queued on {queue_on}; it starts when the runs before it there end "
+                        "(History lists the queue)", title="queued")
+            if busy:
+                return True
         run_dir = str(Path(self.runs_dir) / run_id)
-        self.run_state.started(config, run_id, run_dir, starting_pid(self.runs_dir, run_id), self.clock())
+        self.run_state.started(config, run_id, run_dir, starting_pid(self.runs_dir, run_id), self.clock(),
+                               queued=queue_on is not None)
         self._follow_folder(run_dir)
         self.action_goto("train")
         return True

@@ -16,10 +16,9 @@ from tui.keymap import SCREEN_KEYS, SCREENS, first_key
 
 def nnlab_commands(app: App, screen: Screen) -> Iterable[SystemCommand]:
     for mode, digit, fkey in SCREEN_KEYS:
-        yield SystemCommand(f"Go to {mode.capitalize()}", f"the {mode} screen (key {digit} or {fkey})",
+        what = "sweeps and searches (Optuna studies), live" if mode == "studies" else f"the {mode} screen"
+        yield SystemCommand(f"Go to {mode.capitalize()}", f"{what} (key {digit} or {fkey})",
                             partial(app.run_action, f"goto('{mode}')"))
-    yield SystemCommand("Go to Studies", "sweeps and searches (Optuna studies), live (key 5 or f6)",
-                        partial(app.run_action, "goto('studies')"))
     yield SystemCommand("Help: all keys", "every key of every screen (?)", partial(app.run_action, "help"))
     yield SystemCommand("Next theme", "cycle dark, light, ANSI (plain terminals) ... (ctrl+t)",
                         partial(app.run_action, "next_theme"))

@@ -9,21 +9,22 @@ from textual.binding import Binding
 
 SCREENS_GROUP = Binding.Group("screens")
 # (mode, digit key, function key)
-SCREEN_KEYS = (("lab", "1", "f2"), ("train", "2", "f3"), ("history", "3", "f4"), ("compare", "4", "f5"))
+SCREEN_KEYS = (("lab", "1", "f2"), ("train", "2", "f3"), ("history", "3", "f4"), ("compare", "4", "f5"),
+               ("studies", "5", "f6"))
 
 APP = [
     Binding("f1,question_mark", "help", "Help", key_display="?"),
-    # one footer entry "1 2 3 4 screens" (each key's screen is in the header, the help and the palette)
+    # one footer entry "1 2 3 4 5 screens" (each key's screen is in the header, the help and the palette)
     *[Binding(f"{digit},{fkey}", f"goto('{mode}')", mode.capitalize(), key_display=digit, group=SCREENS_GROUP)
       for mode, digit, fkey in SCREEN_KEYS],
-    # the Studies screen: not in the footer's "1 2 3 4 screens" (in its header, the help and the palette)
-    Binding("5,f6", "goto('studies')", "Studies", key_display="5", show=False),
     Binding("ctrl+q", "quit", "Quit", priority=True, show=False),  # in help and the palette; the footer is full
     Binding("ctrl+t", "next_theme", "Theme", show=False),
 ]
 
 LAB = [
     Binding("ctrl+r", "start", "Start run", priority=True),
+    Binding("ctrl+e", "queue", "Queue run", priority=True,
+            tooltip="start it when the runs queued before it on its device have ended"),
     Binding("ctrl+o", "defaults", "Defaults"),  # (not ctrl+d: a text field takes it, to delete a character)
     Binding("escape", "focus_stages", "Stages", show=False),
     Binding("ctrl+n", "focus_name", "Name", show=False),

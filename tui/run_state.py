@@ -21,7 +21,7 @@ class RunState:
     run_id: str = ""
     run_dir: str = ""
     device: str = ""
-    status: str = "idle"  # idle | preparing | running | stopping | finished | diverged | interrupted | failed
+    status: str = "idle"  # idle | queued | preparing | running | stopping | finished | diverged | interrupted | failed
     message: str = ""
     epochs: int = 0
     start_epoch: int = 1
@@ -74,10 +74,14 @@ class RunState:
             self.ended_at = now
         self.version += 1
 
-    def started(self, config: dict[str, Any], run_id: str, run_dir: str, pid: int | None, now: float) -> None:
-        """This app has just started a run (its process imports torch and loads the data: `preparing`)."""
+    def started(self, config: dict[str, Any], run_id: str, run_dir: str, pid: int | None, now: float,
+                queued: bool = False) -> None:
+        """This app has just started a run (its process imports torch and loads the data: `preparing`), or
+        queued one (`queued` until its turn)."""
         self.prepare(config, now)
         self.run_id, self.run_dir, self.pid = run_id, run_dir, pid
+        if queued:
+            self.status = "queued"
 
     def follow_update(self, update: FollowUpdate, now: float) -> None:
         """What a poll of the run's folder found: new epochs, newer artifacts, its record, its latest batch."""
@@ -100,7 +104,7 @@ class RunState:
                 status = "stopping"  # asked to stop: it stops at the end of its batch
             if status != self.status or record.device != (self.device or None):
                 changed = True
-            if self.status == "preparing" and status in ("running", "stopping"):
+            if self.status in ("queued", "preparing") and status in ("running", "stopping"):
                 self.started_at = now  # the elapsed time and ETA count from its first epoch's start
             self.status, self.message = status, record.message or ""
             self.device = record.device or self.device
@@ -171,7 +175,7 @@ class RunState:
     @property
     def active(self) -> bool:
         """The run shown is going (started here or elsewhere: either way it can be stopped from here)."""
-        return self.status in ("preparing", "running", "stopping")
+        return self.status in ("queued", "preparing", "running", "stopping")
 
     @property
     def live_elsewhere(self) -> bool:

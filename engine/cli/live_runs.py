@@ -24,7 +24,7 @@ from engine.cli.exits import EXIT_ERROR, EXIT_OK, STATUS_EXIT
 from engine.cli.printer import format_epoch
 from engine.config import ConfigError
 from engine.detached import early_log, early_pid_file
-from engine.run_queue import Ticket, find_ticket
+from engine.run_queue import Ticket, cancel, find_ticket
 from engine.store import read_json, read_metrics, read_record, resolve_run
 from engine.store.liveness import effective_status, pid_alive
 
@@ -129,21 +129,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def _cancel(ticket: Ticket) -> None:
-    try:
-        ticket.path.unlink()
-    except OSError:
-        pass
-    if ticket.pid is not None:
-        try:
-            os.kill(ticket.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    runs_dir = ticket.path.parents[2]
-    for leftover in (early_log(runs_dir, ticket.run_id), early_pid_file(runs_dir, ticket.run_id)):
-        try:
-            leftover.unlink()
-        except OSError:
-            pass
+    cancel(ticket)
     print(f"{ticket.run_id}: cancelled (out of the {ticket.device} queue)", flush=True)
 
 

@@ -19,7 +19,7 @@ from engine.detached import (
     start_detached,
 )
 from engine.events import Emit, Event, RunFinished, RunStarted
-from engine.run_queue import Turn, set_slots, wait_for_turn, waiting
+from engine.run_queue import Turn, occupy, set_slots, wait_for_turn, waiting
 from engine.stages import get_stage, resolve_config
 from engine.store import check_runs_dir, json_line, read_config, resolve_run
 from engine.store.reader import checkpoint_source, has_checkpoint
@@ -87,6 +87,10 @@ def cmd_run(args: argparse.Namespace, resume: bool = False) -> int:
     queued = queued_turn()
     if queued is not None:  # started by --queue: wait for the runs before it on its device (engine.run_queue)
         _HELD.append(wait_for_turn(runs_dir, queued[0], queued[1]))
+    else:  # the runs queued on its device wait for it as well
+        device = str(overrides.get("device", read_config(source).get("device", "auto"))) if resume \
+            else str(config.get("device", "auto"))
+        _SLOT.append(occupy(runs_dir, device))
     if run_id is not None:  # this process was started by --detach: nobody reads its output
         sys.stdout, sys.stderr = DroppingWriter(sys.stdout), DroppingWriter(sys.stderr)
     printer = make_printer(sys.stderr if args.json else sys.stdout)
@@ -113,6 +117,7 @@ def cmd_run(args: argparse.Namespace, resume: bool = False) -> int:
 
 
 _HELD: list[Turn] = []  # a queued run's slot, held until this process exits
+_SLOT: list[int | None] = []  # the slot a run started without --queue took (engine.run_queue.occupy)
 
 
 def _detach(args: argparse.Namespace, stage: str, queue_on: str | None) -> int:

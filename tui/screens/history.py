@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.widgets import Footer, Header, Input, Static
 
 from engine.config import ConfigError
+from engine.run_queue import cancel, find_ticket, queued_records
 from engine.store import (
     RunRecord,
     list_runs,
@@ -37,6 +38,7 @@ from tui.widgets.runs_table import CONFIGS, RunsTable
 
 POLL_S = 1.5
 RESUMABLE = ("interrupted", "crashed")
+QUEUED = ("queued", "starting")  # waiting in a device's queue (engine.run_queue): no folder yet
 CONFIGS_INLINE = 200  # a key=value search reads up to this many missing configs at once, more in a thread
 HEAD = 100  # runs shown at once when the screen opens, before the whole store is listed
 SORTS = ("date", "stage", "name", "status", "best", "last", "epochs", "duration")
@@ -138,11 +140,12 @@ class HistoryScreen(HomeFocusScreen):
         message = None
         try:
             runs_dir = self.app.runs_dir  # type: ignore[attr-defined]
+            queued = queued_records(runs_dir)  # waiting in a device's queue: listed first, in queue order
             if head:
-                newest = list_runs(runs_dir, limit=HEAD)
-                message = RunsListed(newest, complete=len(newest) < HEAD)
+                newest = queued + list_runs(runs_dir, limit=HEAD)
+                message = RunsListed(newest, complete=len(newest) - len(queued) < HEAD)
             else:
-                runs = reuse_unchanged(list_runs(runs_dir), before)
+                runs = reuse_unchanged(queued + list_runs(runs_dir), before)
                 if not before or len(runs) != len(before) or any(a is not b for a, b in zip(runs, before)):
                     message = RunsListed(runs)
         finally:
@@ -304,6 +307,10 @@ class HistoryScreen(HomeFocusScreen):
         if record.is_damaged:
             self.notify("a damaged run cannot be edited", severity="warning")
             return None
+        if record.status in QUEUED:
+            self.notify(f"{record.id} waits in the {record.device} queue ({record.name}); d: cancel it",
+                        severity="warning")
+            return None
         return record
 
     def _edit(self, field: str, title: str, value: Callable[[RunRecord], str],
@@ -340,6 +347,15 @@ class HistoryScreen(HomeFocusScreen):
             return
         if record.status == "running":
             self.notify("this run is still going: stop it first", severity="warning")
+            return
+        if record.status in QUEUED:
+            ticket = find_ticket(self.app.runs_dir, record.id)  # type: ignore[attr-defined]
+            if ticket is not None:
+                cancel(ticket)
+                self.notify(f"{record.id}: cancelled (out of the {record.device} queue)")
+            self.runs = [r for r in self.runs if r.id != record.id]
+            self.refresh_table()
+            self.poll()
             return
         try:
             target = move_to_trash(self.app.runs_dir, record.run_dir)  # type: ignore[attr-defined]

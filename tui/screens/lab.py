@@ -43,7 +43,8 @@ def device_id(device: str) -> str:
     """A device name as a widget id (cuda:1 -> cuda-1)."""
     return device.replace(":", "-")
 NAME_HELP = "optional: shown in History instead of the run id"
-ACTIONS = ("[@click=screen.start][b reverse $success] \u25b6 Start run [/][/] ctrl+r     "
+ACTIONS = ("[@click=screen.start][b reverse $success] \u25b6 Start run [/][/] ctrl+r   "
+           "[@click=screen.queue][reverse] Queue [/][/] ctrl+e   "
            "[@click=screen.defaults][reverse] Defaults [/][/] ctrl+o")
 STAGES_HINT = "up/down: pick a stage   enter: edit its values   ctrl+r: start   ? all keys"
 
@@ -349,6 +350,12 @@ class LabScreen(HomeFocusScreen):
 
     # ------------------------------------------------------------------ actions
     def action_start(self) -> None:
+        self._start(queue=False)
+
+    def action_queue(self) -> None:
+        self._start(queue=True)
+
+    def _start(self, queue: bool) -> None:
         if not self.form_ready:
             return  # a few milliseconds after the first paint
         self._check_all()
@@ -357,7 +364,10 @@ class LabScreen(HomeFocusScreen):
             self.notify(self.form_error or "fix the marked values", title="not started", severity="error")
             return
         name = self.query_one("#run-name", Input).value.strip() or None
-        self.app.start_run(config, name=name)  # type: ignore[attr-defined]
+        if queue:
+            self.app.queue_run(config, name=name)  # type: ignore[attr-defined]
+        else:
+            self.app.start_run(config, name=name)  # type: ignore[attr-defined]
 
     async def action_defaults(self) -> None:
         await self.show_stage(self.stage)
