@@ -39,3 +39,40 @@ def cli(tmp_path):
     call.runs_dir = runs
     call.data_dir = data
     return call
+
+
+@pytest.fixture(autouse=True)
+def _no_run_outlives_its_test(request):
+    """Runs started detached (the TUI's, --detach, --queue) are processes of their own, made to outlive whoever
+    started them: a test that fails halfway would leave them training. After each test, every run process
+    under its tmp_path (a running run.json's pid, a detached run still starting, a queued run waiting) is
+    killed."""
+    root = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    yield
+    if root is None:
+        return
+    import json
+    import signal
+
+    from engine.store.liveness import pid_alive
+
+    pids: set[int] = set()
+    for path in root.rglob("run.json"):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if record.get("status") == "running" and isinstance(record.get("pid"), int):
+            if pid_alive(record["pid"], record.get("pid_start")):
+                pids.add(record["pid"])
+    for path in root.rglob(".detached-*.pid"):
+        try:
+            pids.add(int(path.read_text().split()[0]))
+        except (OSError, ValueError, IndexError):
+            continue
+    for pid in pids:
+        if pid != os.getpid() and pid_alive(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
