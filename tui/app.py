@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -277,11 +278,10 @@ class NNLabApp(KeyOrder, App[int]):
         return self._start_detached(["resume", Path(run_dir).name], config)
 
     def _start_detached(self, argv: list[str], config: dict[str, Any], queue_on: str | None = None) -> bool:
-        busy = self.run_state.active
-        if busy and queue_on is None:
-            self.notify("the run shown is still going: stop it first (Train screen, s), or queue this one "
-                        "(ctrl+e)", severity="warning")
-            return False
+        """Start (or queue) a run in a process of its own. A run shown and still going keeps training: the Train
+        screen follows the new one (a queued one only when nothing shown is going), History lists both."""
+        shown = self.run_state
+        busy = shown.active
         try:
             check_runs_dir(self.runs_dir)
             run_id = start_detached(argv, self.runs_dir, self.data_dir, str(config["stage"]), queue_on)
@@ -297,6 +297,8 @@ class NNLabApp(KeyOrder, App[int]):
                         "(History lists the queue)", title="queued")
             if busy:
                 return True
+        elif busy:
+            self.notify(f"{shown.run_id} keeps training (History lists it; ctrl+e queues a run behind it)")
         run_dir = str(Path(self.runs_dir) / run_id)
         self.run_state.started(config, run_id, run_dir, starting_pid(self.runs_dir, run_id), self.clock(),
                                queued=queue_on is not None)
@@ -376,19 +378,26 @@ class NNLabApp(KeyOrder, App[int]):
         state.fail(last.removeprefix("nnlab: error: "), self.clock())
         self.notify(last, title="run failed", severity="error", timeout=10)
 
-    def stop_run(self) -> None:
-        """Stop the run shown (whoever started it): SIGINT to its process, which ends it interrupted."""
+    def stop_run(self) -> bool:
+        """Stop the run shown (whoever started it): SIGINT to its process, which ends it interrupted (a queued
+        run's waiting process: it leaves the queue). False when it cannot be stopped from here."""
         state = self.run_state
         if not state.active:
-            return
-        pid = state.pid if state.status != "preparing" else starting_pid(self.runs_dir, state.run_id)
-        if state.status == "preparing":
+            return False
+        if state.host and state.host != socket.gethostname():
+            self.notify(f"this run trains on host {state.host}: stop it there (nnlab runs stop {state.run_id})",
+                        severity="warning")
+            return False
+        waiting = state.status in ("queued", "preparing")
+        pid = starting_pid(self.runs_dir, state.run_id) if waiting else state.pid
+        if waiting:
             state.status = "stopping"
             state.version += 1
         else:
             state.stopping()
         if pid is not None:
             interrupt(pid)
+        return True
 
     def live_started_here(self) -> list[str]:
         """The runs this app started that are still training (or starting)."""

@@ -7,6 +7,7 @@ from it on a timer. `apply` folds engine events, for views built from canned eve
 from __future__ import annotations
 
 import math
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +36,8 @@ class RunState:
     ended_at: float | None = None
     version: int = 0  # bumped on every change: the screen redraws when it moved
     external: bool = False  # a run this app did not start (opened from History, or found training at start)
-    pid: int | None = None  # the process that trains it, while it is live
+    pid: int | None = None  # the process that trains it, while it is live (on this host)
+    host: str = ""  # the host it trains on
 
     def prepare(self, config: dict[str, Any], now: float) -> None:
         self.__init__()  # type: ignore[misc]
@@ -109,7 +111,9 @@ class RunState:
             self.status, self.message = status, record.message or ""
             self.device = record.device or self.device
             self.epochs = record.epochs or self.epochs
-            self.pid = record.pid if status in ("running", "stopping") else None
+            here = record.host == socket.gethostname()  # a pid means nothing on another host
+            self.pid = record.pid if status in ("running", "stopping") and here else None
+            self.host = record.host or ""
             if status not in ("running", "stopping") and self.ended_at is None:
                 self.ended_at = now
         progress = update.progress

@@ -264,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(one_line(str(exc)), file=sys.stderr)
         return EXIT_BAD_INPUT
     args.argv = argv
-    runs_dir_given = bool(args.runs_dir) or bool(os.environ.get("NNLAB_RUNS_DIR"))
+    runs_dir_given = bool(args.runs_dir)  # on the command line (an unset $NNLAB_RUNS_DIR folder: no runs yet)
     args.runs_dir = args.runs_dir or default_runs_dir()
     args.data_dir = args.data_dir or default_data_dir()
     args.storage = args.storage or os.environ.get("NNLAB_STORAGE") or None

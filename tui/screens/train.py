@@ -258,8 +258,8 @@ class TrainScreen(Screen):
     # ------------------------------------------------------------------ actions
     def action_stop(self) -> None:
         if self.state.active:
-            self.app.stop_run()  # type: ignore[attr-defined]
-            self.notify("stopping after this batch; the run is kept as interrupted")
+            if self.app.stop_run():  # type: ignore[attr-defined]
+                self.notify("stopping after this batch; the run is kept as interrupted")
             self.tick()
         else:
             self.notify("no run is going")
@@ -271,9 +271,7 @@ class TrainScreen(Screen):
             self._draw_panel(self.state)
 
     def action_again(self) -> None:
-        if self.state.active:
-            self.notify("a run is going: stop it first (s)", severity="warning")
-        elif self.state.config:
+        if self.state.config:
             self.app.run_again(self.state.config)  # type: ignore[attr-defined]
 
     def action_resume(self) -> None:
