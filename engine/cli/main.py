@@ -196,10 +196,19 @@ def build_parser() -> Parser:
     sp.add_argument("assignments", nargs="*", metavar="KEY=VALUE")
     sp.add_argument("--json", action="store_true")
 
+    from engine.cli.data import build_data_parser  # the data sets on disk: status, fetch, pack, import
+
+    build_data_parser(sub, common)
+
     runs = sub.add_parser("runs", help="browse saved runs")
     rsub = runs.add_subparsers(dest="runs_command", parser_class=Parser, required=True)
     sp = rsub.add_parser("list")
     sp.add_argument("--json", action="store_true")
+    sp.add_argument("--stage", help="only this stage")
+    sp.add_argument("--status", help="only this status (running, finished, crashed, queued ...)")
+    sp.add_argument("--tag", help="only runs with this tag")
+    sp.add_argument("--since", help="only runs started since: YYYY-MM-DD[THH:MM] (UTC), or 30m, 12h, 7d ago")
+    sp.add_argument("--search", help="History's search: fuzzy text, stage:… status:… tag:… name:…, lr=0.1 exact")
     common(sp)
     sp = rsub.add_parser("show")
     sp.add_argument("run")
@@ -222,6 +231,21 @@ def build_parser() -> Parser:
     common(sp)
     sp = rsub.add_parser("stop", help="stop runs going in other processes (they end interrupted, resumable)")
     sp.add_argument("runs", nargs="+")
+    common(sp)
+    sp = rsub.add_parser("tag", help="add a tag to runs: RUN... TAG")
+    sp.add_argument("words", nargs="+", metavar="RUN... TAG")
+    common(sp)
+    sp = rsub.add_parser("untag", help="remove a tag from runs: RUN... TAG")
+    sp.add_argument("words", nargs="+", metavar="RUN... TAG")
+    common(sp)
+    sp = rsub.add_parser("rename", help="a run's name")
+    sp.add_argument("run")
+    sp.add_argument("name")
+    common(sp)
+    sp = rsub.add_parser("note", help="a run's notes (replaced; --append adds a line)")
+    sp.add_argument("run")
+    sp.add_argument("text")
+    sp.add_argument("--append", action="store_true")
     common(sp)
     sp = rsub.add_parser("cancel", help="take queued runs out of their queue (nothing else is lost)")
     sp.add_argument("runs", nargs="+")
@@ -319,6 +343,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from engine.cli.runs import dispatch
 
             return dispatch(args)
+        if args.command == "data":
+            from engine.cli.data import cmd_data
+
+            return cmd_data(args)
     except ConfigError as exc:
         print(f"nnlab: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT

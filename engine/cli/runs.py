@@ -1,14 +1,19 @@
-"""`nnlab runs list|show|compare|export|rm`: reading and managing saved runs."""
+"""`nnlab runs list|show|compare|export|rm|tag|untag|rename|note|attach|stop|cancel`: reading and managing
+saved runs (the edits in run_edits, the live runs in live_runs)."""
 from __future__ import annotations
 
 import argparse
 import atexit
 import gc
+import re
 import sys
-from typing import Any
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
 
+from engine.config import ConfigError
 from engine.events import METRIC_COLUMNS
-from engine.run_queue import waiting
+from engine.run_queue import queued_records, waiting
+from engine.stages import STAGES
 from engine.store import (
     LoadedRun,
     Summary,
@@ -19,10 +24,13 @@ from engine.store import (
     load_run,
     move_to_trash,
     read_artifacts,
+    read_config,
     read_metrics,
     resolve_run,
     table_keys,
 )
+from engine.store.records import RunRecord
+from engine.store.search import Query
 from engine.text import one_line, render_table
 
 LAST_EPOCHS = 5  # `runs show` prints the best epoch and the last LAST_EPOCHS (--all: every one)
@@ -37,11 +45,78 @@ def cmd_list(args: argparse.Namespace) -> int:
     gc.disable()
     atexit.register(gc.freeze)  # runs before the pass at exit, which then skips them
     try:
-        print(_listing(args.runs_dir, args.json))
+        keep = _filter(args)
+        print(_listing(args.runs_dir, args.json) if keep is None else _filtered(args.runs_dir, args.json, keep))
     finally:
         if collecting:
             gc.enable()
     return 0
+
+
+def _since(text: str) -> str:
+    """--since -> the smallest run id prefix (yyyymmdd-HHMMSS, UTC) that passes."""
+    now = datetime.now(timezone.utc)
+    relative = re.fullmatch(r"(\d{1,6})([mhd])", text.strip())
+    if relative:
+        amount, unit = int(relative.group(1)), relative.group(2)
+        when = now - timedelta(minutes=amount if unit == "m" else 0, hours=amount if unit == "h" else 0,
+                               days=amount if unit == "d" else 0)
+    else:
+        for form in ("%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"):
+            try:
+                when = datetime.strptime(text.strip(), form).replace(tzinfo=timezone.utc)
+                break
+            except ValueError:
+                continue
+        else:
+            raise ConfigError(f"invalid value for --since: {text!r} (allowed: YYYY-MM-DD, YYYY-MM-DDTHH:MM in UTC, "
+                              "or 30m, 12h, 7d)")
+    return when.strftime("%Y%m%d-%H%M%S")
+
+
+def _filter(args: argparse.Namespace) -> Callable[[RunRecord], bool] | None:
+    """The runs list filters as one predicate; None when no filter is given."""
+    stage, status, tag = args.stage, args.status, args.tag
+    since = _since(args.since) if args.since else None
+    query = Query.parse(args.search) if args.search else None
+    if stage is not None and stage not in STAGES:
+        raise ConfigError(f"invalid value for --stage: {stage!r} (allowed: {', '.join(STAGES)})")
+    if not any((stage, status, tag, since, query)):
+        return None
+
+    def keep(r: RunRecord) -> bool:
+        return ((not stage or r.stage == stage) and (not status or r.status == status)
+                and (not tag or tag in r.tags) and (not since or r.id[:15] >= since)
+                and (query is None or query.matches(r, _config_of)))
+    return keep
+
+
+def _config_of(record: RunRecord) -> dict[str, Any] | None:
+    try:
+        return read_config(record.run_dir)
+    except ConfigError:
+        return None
+
+
+def _filtered(runs_dir: str, as_json: bool, keep: Callable[[RunRecord], bool]) -> str:
+    runs = [r for r in queued_records(runs_dir) + list_runs(runs_dir) if keep(r)]
+    if as_json:
+        return json_line([r.to_json() for r in runs])
+    if not runs:
+        return f"no runs in {runs_dir} match"
+    return render_table(LIST_HEADERS, [_row(r) for r in runs])
+
+
+LIST_HEADERS = ["id", "stage", "name", "status", "epochs", "best_test", "last_test", "tags"]
+
+
+def _row(r: RunRecord) -> list[Any]:
+    if r.is_damaged:
+        return [r.id, "-", "-", "damaged", "-", "-", "-", r.reason or ""]
+    best = r.best
+    epochs = "-" if r.status in ("queued", "starting") else f"{r.epochs_done}/{r.epochs if r.epochs is not None else '?'}"
+    return [r.id, r.stage if r.stage is not None else "-", r.name, r.status, epochs,
+            best.value if best else None, r.last.get("test_acc"), ",".join(r.tags)]
 
 
 def _listing(runs_dir: str, as_json: bool) -> str:
@@ -146,6 +221,11 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
 
 def dispatch(args: argparse.Namespace) -> int:
+    if args.runs_command in ("tag", "untag", "rename", "note"):
+        from engine.cli.run_edits import cmd_note, cmd_rename, cmd_tag, cmd_untag
+
+        return {"tag": cmd_tag, "untag": cmd_untag, "rename": cmd_rename,
+                "note": cmd_note}[args.runs_command](args)
     if args.runs_command in ("attach", "stop", "cancel"):
         from engine.cli.live_runs import cmd_attach, cmd_cancel, cmd_stop
 

@@ -9,7 +9,7 @@ from tui_canned import boundary, circles_events
 
 from engine.events import BatchEnd
 from engine.store import RunRecord
-from tui.fuzzy import matches, parse_query
+from engine.store.search import matches, parse_query
 from tui.run_state import RunState
 from tui.smoothing import ema, finite_points
 from tui.widgets.boundary import blend, boundary_rows
@@ -98,7 +98,7 @@ def test_history_columns_fit_80_and_show_all_when_wide():
 
 
 def test_key_value_search_is_exact_and_other_text_fuzzy():
-    from tui.fuzzy import Query, same_value
+    from engine.store.search import Query, same_value
 
     rec = RunRecord(id="20250306-100002-circles-nn-ff02", run_dir=Path("x"), status="finished", stage="circles-nn",
                     name="sweep-x lr=0.3")

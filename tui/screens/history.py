@@ -28,8 +28,9 @@ from engine.store import (
     restore_from_trash,
     update_record,
 )
+from engine.store.edits import clean_name, split_tags
+from engine.store.search import Query
 from tui.figure_actions import history_figure, save_figure, show_reproduce_command
-from tui.fuzzy import Query
 from tui.keymap import HISTORY
 from tui.screens.home_focus import HomeFocusScreen
 from tui.widgets.dialogs import PromptScreen
@@ -324,6 +325,9 @@ class HistoryScreen(HomeFocusScreen):
                 return
             try:
                 update_record(record.run_dir, **{field: convert(text)})
+            except ConfigError as exc:
+                self.notify(str(exc), severity="error")
+                return
             except (OSError, ValueError) as exc:
                 self.notify(f"could not save: {exc}", severity="error")
                 return
@@ -332,11 +336,10 @@ class HistoryScreen(HomeFocusScreen):
         self.app.push_screen(PromptScreen(title, value(record)), done)
 
     def action_rename(self) -> None:
-        self._edit("name", "rename the run", lambda r: r.name)
+        self._edit("name", "rename the run", lambda r: r.name, clean_name)
 
     def action_tag(self) -> None:
-        self._edit("tags", "tags (comma separated)", lambda r: ", ".join(r.tags),
-                   lambda s: [t.strip() for t in s.split(",") if t.strip()])
+        self._edit("tags", "tags (comma separated)", lambda r: ", ".join(r.tags), split_tags)
 
     def action_note(self) -> None:
         self._edit("notes", "note", lambda r: r.notes)

@@ -1,5 +1,5 @@
-"""Search of the History table (pure): `field:value` filters, `key=value` config values (exact: lr=0.3
-matches 0.3 only, not 0.03 nor 0.35), plus fuzzy free text."""
+"""Search of saved runs (pure), one syntax for History's `/` and `nnlab runs list --search`: `field:value`
+filters, `key=value` config values (exact: lr=0.3 matches 0.3 only, not 0.03 nor 0.35), plus fuzzy free text."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from engine.command_line import format_value
-from engine.store import RunRecord
+from engine.store.records import RunRecord
 
 FIELDS = ("stage", "status", "tag", "name")
 
