@@ -9,6 +9,7 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
+from engine.config import inapplicable
 from engine.stages import get_stage
 
 
@@ -22,11 +23,14 @@ def format_value(value: Any) -> str:
 
 
 def differing_assignments(config: dict[str, Any], every_key: bool = False) -> dict[str, str]:
-    """key -> value text of the config's settable keys that differ from the stage's preset (or all)."""
+    """key -> value text of the config's settable keys that differ from the stage's preset (or all: the
+    exact config, for the process that trains it). Without every_key, a key that does nothing in this config
+    (engine.config.inapplicable: momentum with optimizer=sgd) is left out."""
     stage = get_stage(str(config["stage"]))
+    skip = {} if every_key else inapplicable(config)
     out: dict[str, str] = {}
     for key in stage.keys:
-        if key not in config:
+        if key not in config or key in skip:
             continue
         value = config[key]
         if every_key or key not in stage.defaults or stage.defaults[key] != value:

@@ -189,6 +189,37 @@ KEYS: dict[str, Key] = {k.name: k for k in [
 SVM_GAMMA = Key("gamma", "svm_gamma", "kernel coefficient of rbf/poly: scale, auto or a number > 0")
 
 
+def inapplicable(config: dict[str, Any]) -> dict[str, str]:
+    """The keys of a config that do nothing in it, each with the condition under which it would: momentum
+    with optimizer=sgd, gamma and step_size without a scheduler that uses them, degree without the poly
+    kernel, the SVM's gamma with a linear kernel. They stay in config.json (the saved record is whole), but
+    nothing shows them as if they applied: not the Lab form, runs show, compare, reports, nor the command that
+    reproduces a run."""
+    out: dict[str, str] = {}
+    optimizer = config.get("optimizer")
+    if "momentum" in config and optimizer is not None and optimizer not in ("momentum", "nesterov"):
+        out["momentum"] = "applies with optimizer=momentum or nesterov"
+    kernel = config.get("kernel")
+    if kernel is not None:  # the SVM stage: gamma is the kernel's coefficient
+        if "gamma" in config and kernel not in ("rbf", "poly"):
+            out["gamma"] = "applies with kernel=rbf or poly"
+        if "degree" in config and kernel != "poly":
+            out["degree"] = "applies with kernel=poly"
+    else:
+        scheduler = config.get("scheduler")
+        if "gamma" in config and scheduler is not None and scheduler not in ("exponential", "step"):
+            out["gamma"] = "applies with scheduler=exponential or step"
+        if "step_size" in config and scheduler is not None and scheduler != "step":
+            out["step_size"] = "applies with scheduler=step"
+    return out
+
+
+def applicable(config: dict[str, Any]) -> dict[str, Any]:
+    """The config without the keys that do nothing in it (see inapplicable)."""
+    skip = inapplicable(config)
+    return {k: v for k, v in config.items() if k not in skip}
+
+
 def split_assignment(text: str) -> tuple[str, str]:
     """'key=value' -> (key, value); raises ConfigError otherwise."""
     if "=" not in text:

@@ -10,8 +10,9 @@ Each queued run is a detached process (engine.detached) that waits for its turn 
 
 A waiting process takes its turn when fewer older tickets than free slots belong to live processes, and it
 gets a slot's lock; then it trains, and its ticket goes once its run folder exists. A run started without
---queue (`nnlab run`, the TUI's ctrl+r) takes a free slot too if there is one (occupy), without waiting:
-the queue then waits for it as for any run ahead. Why this holds with no process in charge:
+--queue (`nnlab run`, the TUI's ctrl+r) never waits, but the queue waits for it as for any run ahead: it
+takes a free slot if its device has a queue folder (occupy), and a queued run also counts the runs training
+on its device that hold no slot (_unslotted, read from the store just before it takes a turn). Why this holds with no process in charge:
 - the kernel releases a slot's flock when its holder exits in any way (an end, a crash, a divergence, kill -9),
   so the next run starts however the one before it ended;
 - a ticket whose process is gone (kill -9 of a waiting run) no longer counts: the others keep their order;
@@ -177,7 +178,7 @@ def wait_for_turn(runs_dir: str | os.PathLike, device: str, ticket: Path) -> Tur
         ahead = [t for t in waiting(runs_dir, device) if t.path.name < ticket.name and not _starting(t)]
         n = slots(runs_dir, device)
         free = [k for k in range(n) if not _held(folder / f"slot-{k}.lock")]
-        if len(ahead) < len(free):
+        if len(ahead) < len(free) and len(ahead) + _unslotted(runs_dir, device, folder) < len(free):
             for k in free:
                 fd = _try_lock(folder / f"slot-{k}.lock")
                 if fd is not None:
@@ -188,19 +189,53 @@ def wait_for_turn(runs_dir: str | os.PathLike, device: str, ticket: Path) -> Tur
 
 
 def occupy(runs_dir: str | os.PathLike, device: str) -> int | None:
-    """A run started without --queue takes a free slot of its device if there is one, so that the runs
-    queued there wait for it too; it never waits (with every slot taken, it trains beside them). The slot is
-    held until the process exits."""
+    """A run started without --queue takes a free slot of its device if that device has a queue folder (runs
+    were queued there before), so that the runs queued there wait for it too; it never waits (with every slot
+    taken, it trains beside them). The slot is held until the process exits. Where no queue folder exists,
+    nothing is written: a run queued later finds such runs in the store instead (_unslotted)."""
     try:
         folder = queue_dir(runs_dir, device)
-        folder.mkdir(parents=True, exist_ok=True)
+        if not folder.is_dir():
+            return None
         for k in range(slots(runs_dir, device)):
             fd = _try_lock(folder / f"slot-{k}.lock")
             if fd is not None:
+                os.write(fd, f"{os.getpid()}\n".encode())
                 return fd
     except (OSError, ConfigError):
         pass  # a read-only or full store: the run is not worse for it
     return None
+
+
+def _slot_pids(folder: Path) -> set[int]:
+    pids = set()
+    for path in folder.glob("slot-*.lock"):
+        try:
+            pids.add(int(path.read_text().split()[0]))
+        except (OSError, ValueError, IndexError):
+            continue
+    return pids
+
+
+def _unslotted(runs_dir: str | os.PathLike, device: str, folder: Path) -> int:
+    """Runs training on this device (as their config names it) on this host that hold no slot: started
+    before the device had a queue folder. A queued run waits for them too."""
+    import socket
+
+    from engine.store import list_runs, read_config
+
+    holders = _slot_pids(folder)
+    host = socket.gethostname()
+    n = 0
+    for record in list_runs(runs_dir):
+        if record.status != "running" or record.host != host or record.pid in holders or record.pid == os.getpid():
+            continue
+        try:
+            if str(read_config(record.run_dir).get("device", "auto")) == device:
+                n += 1
+        except ConfigError:
+            continue
+    return n
 
 
 def _mark_starting(ticket: Path) -> None:

@@ -10,7 +10,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from engine.config import ConfigError
+from engine.config import ConfigError, applicable
 from engine.events import METRIC_COLUMNS
 from engine.run_queue import queued_records, waiting
 from engine.stages import STAGES
@@ -154,7 +154,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 0
     for key in SHOW_FIELDS:
         print(f"{key:<13} {one_line(shown.get(key))}")
-    print("config        " + one_line(" ".join(f"{k}={v}" for k, v in run.config.items() if k != "stage")))
+    print("config        " + one_line(" ".join(f"{k}={v}" for k, v in applicable(run.config).items() if k != "stage")))
     if run.history:
         rows, note = shown_epochs(run.history, every=args.all)
         print()

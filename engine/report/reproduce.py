@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 
 from engine import __version__
 from engine.command_line import reproduce_command
-from engine.config import ConfigError
+from engine.config import ConfigError, applicable
 from engine.data.cifar import CIFAR_FOLDER
 from engine.data.mnist import MNIST_FILES
 from engine.figures.artifacts import draw_confusion, draw_samples
@@ -247,7 +247,8 @@ def comparison_rows(exps: Sequence[Experiment]) -> tuple[list[str], list[list[st
             last = run.history[-1] if run.history else {}
             best = max((r["test_acc"] for r in run.history if isinstance(r.get("test_acc"), float)
                         and math.isfinite(r["test_acc"])), default=None)
-            setting = ", ".join(f"{k}={cell(run.config.get(k))}" for k in diff)
+            applies = applicable(run.config)  # a key that does nothing in this run is not part of its setting
+            setting = ", ".join(f"{k}={cell(run.config.get(k))}" for k in diff if k in applies)
             rows.append([exp.figure, run.record.id, str(run.record.stage), setting, str(run.config.get("dataset")),
                          str(len(run.history)), run.record.status, _pct(last.get("train_acc")),
                          _pct(last.get("test_acc")), _pct(best), ref])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from engine.config import applicable
 from engine.store.reader import LoadedRun
 from engine.store.records import Summary
 
@@ -12,7 +13,10 @@ FINAL_METRICS = ("train_loss", "train_acc", "test_loss", "test_acc")
 
 
 def differing_keys(configs: list[dict[str, Any]]) -> list[str]:
-    """Config keys (in first-seen order) whose values are not the same in every config."""
+    """Config keys (in first-seen order) whose values are not the same in every config. A key that does
+    nothing in a config (momentum with optimizer=sgd: engine.config.inapplicable) counts as absent there:
+    two sgd runs with different momentum do not differ."""
+    configs = [applicable(c) for c in configs]
     keys: list[str] = []
     for config in configs:
         keys += [k for k in config if k not in keys]
@@ -20,9 +24,10 @@ def differing_keys(configs: list[dict[str, Any]]) -> list[str]:
 
 
 def table_keys(configs: list[dict[str, Any]], all_keys: bool = False) -> list[str]:
-    """The config columns of a comparison table: the keys that differ (or every key), without stage, which
-    such tables show in a column of their own."""
-    keys = list(dict.fromkeys(k for c in configs for k in c)) if all_keys else differing_keys(configs)
+    """The config columns of a comparison table: the keys that differ (or every key that applies to one of
+    the runs), without stage, which such tables show in a column of their own."""
+    keys = (list(dict.fromkeys(k for c in configs for k in applicable(c))) if all_keys
+            else differing_keys(configs))
     return [k for k in keys if k != "stage"]
 
 

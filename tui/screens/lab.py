@@ -18,7 +18,7 @@ from textual.content import Content
 from textual.widgets import Footer, Header, Input, OptionList, RadioButton, RadioSet, Static
 from textual.widgets.option_list import Option
 
-from engine.config import ConfigError
+from engine.config import ConfigError, inapplicable
 from engine.gpus import GpuInfo, pick_gpu
 from engine.precheck import precheck
 from engine.stages import STAGES, Stage, resolve_config
@@ -37,6 +37,7 @@ def teaches_renderable(text: str):
                           style="" if pre else "italic"))
     return Group(*parts)
 DEVICES = ("auto", "cpu", "cuda", "mps")
+SWITCHES = ("optimizer", "scheduler", "kernel")  # the keys that decide whether others apply
 
 
 def device_id(device: str) -> str:
@@ -199,13 +200,34 @@ class LabScreen(HomeFocusScreen):
         self.validate()
         self._draw_columns()
 
+    def not_applying(self) -> dict[str, str]:
+        """The form's keys that do nothing with its other values (momentum with optimizer=sgd ...), each with
+        the condition under which it would (engine.config.inapplicable)."""
+        values: dict[str, Any] = {}
+        for name in self.stage.keys:
+            found = self.query(f"#key-{name}")
+            if found:
+                values[name] = str(found.first(Input).value).strip().lower()
+            elif name in self._built:
+                values[name] = self._built[name].strip().lower()
+        return inapplicable(values)
+
     def _draw_columns(self) -> None:
-        """The key names (the focused one marked) and the help-or-error column."""
+        """The key names (the focused one marked) and the help-or-error column; a key that does not apply with
+        the other values is dimmed, its field disabled, and its help says when it would."""
         keys = form_keys(self.stage)
+        skip = self.not_applying()
+        for field in self.query(".key-input").results(Input):
+            key = (field.id or "")[4:]
+            field.disabled = key in skip
         names = []
         helps = []
         for name in keys:
             focused = name == self.focused_key
+            if name in skip:
+                names.append((name + "\n", "$text-disabled"))
+                helps.append(("n/a: " + skip[name] + "\n", "$text-disabled"))
+                continue
             names.append((name + "\n", "bold reverse" if focused else ""))
             if name in self.errors:
                 error = self.errors[name]
@@ -293,6 +315,8 @@ class LabScreen(HomeFocusScreen):
         spec = self.stage.keys.get(name)
         if spec is None:
             return
+        if name in SWITCHES:  # optimizer, scheduler, kernel: which other keys apply may change
+            self._draw_columns()
         if self._built.get(name) == event.value:  # the field as built (already checked), not an edit
             return
         self._built.pop(name, None)
