@@ -114,6 +114,11 @@ class Key:
     def _parse_number(self, raw: Any) -> int | float:
         if isinstance(raw, bool):
             raise self.fail(raw)
+        if isinstance(raw, str) and not raw.isascii():
+            # Python reads full-width or Arabic-Indic digits as numbers; a value the user cannot see is what
+            # was used is refused instead (lr=０.１ looks like 0.1, but is it?)
+            raise ConfigError(f"invalid value for {self.name}: {raw!r} (allowed: {self.allowed()}, "
+                              "written in ASCII digits)")
         try:
             if self.kind == "int":
                 if isinstance(raw, float):

@@ -211,6 +211,9 @@ def resume(run_dir: str | Path, overrides: dict[str, Any] | None = None, **kwarg
     checkpoint = load_checkpoint(source)
     ckpt_epoch = checkpoint["epoch"]
     if merged.get("epochs", 1) <= ckpt_epoch:
+        if "epochs" not in (overrides or {}):  # nothing left to train and no more epochs asked for
+            raise ConfigError(f"run {run_dir.name} has done all its {ckpt_epoch} epochs: nothing to resume; to "
+                              f"train it longer, ask for more: nnlab resume {run_dir.name} epochs={ckpt_epoch + 10}")
         raise ConfigError(f"invalid value for epochs: {merged.get('epochs')!r} (allowed: more than the "
                           f"{ckpt_epoch} epochs already done; e.g. epochs={ckpt_epoch + 10})")
     return train(merged, resume_from=source, _checkpoint=checkpoint, continues=run_dir, **kwargs)

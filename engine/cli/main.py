@@ -6,6 +6,7 @@ Exit codes: engine.cli.exits.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -75,6 +76,10 @@ def default_data_dir() -> str:
 
 
 DETACH_HELP = "train in a process of its own, in its own session: print the run's id and return at once"
+
+
+USER_FILE_ERRORS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR,
+                    errno.EISDIR, errno.ENAMETOOLONG}
 
 
 def build_parser() -> Parser:
@@ -355,6 +360,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as exc:
+        if exc.errno in USER_FILE_ERRORS:  # the user's files: a read-only store, a full disk, no permission
+            where = f" {exc.filename!r}" if exc.filename else ""
+            print(f"nnlab: error: cannot use{where}: {exc.strerror or exc} (check the folder's permissions and "
+                  "free space, or choose another with --runs-dir / -o)", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        if os.environ.get("NNLAB_DEBUG"):
+            raise
+        print(f"nnlab: error: {type(exc).__name__}: {one_line(str(exc))}", file=sys.stderr)
+        return EXIT_ERROR
     except Exception as exc:  # noqa: BLE001
         if os.environ.get("NNLAB_DEBUG"):
             raise

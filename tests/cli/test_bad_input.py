@@ -46,6 +46,7 @@ def assert_bad(result, *needles: str, runs_dir=None):
     (["run", "circles-optim", "--d", "x", "epochs=0"], ["unrecognized", "--d"]),  # no option abbreviations
     (["run", "circles-nn", "device=cuda:1"], ["device", "'cuda:1'", "auto, cpu"]),  # no CUDA in CI
     (["run", "circles-nn", "device=cuda:one"], ["device", "'cuda:one'", "cuda:N"]),
+    (["run", "circles-optim", "lr=\uff10.\uff11"], ["lr", "ASCII digits"]),  # full-width 0.1: refused, not guessed
 ])
 def test_bad_input_is_one_line_and_exit_2(cli, args, needles):
     assert_bad(cli(*args), *needles, runs_dir=cli.runs_dir)
@@ -96,5 +97,18 @@ def test_a_runs_dir_that_is_a_file_is_refused_at_start(cli, tmp_path, args):
 
 def test_runs_list_of_a_folder_that_does_not_exist_says_so(cli, tmp_path):
     missing = tmp_path / "no-such-runs"
-    assert_bad(cli("runs", "list", runs_dir=missing), "--runs-dir", "no-such-runs", "no such folder")
+    assert_bad(cli("runs", "list", "--runs-dir", str(missing)), "--runs-dir", "no-such-runs", "no such folder")
     assert not missing.exists()
+    # a $NNLAB_RUNS_DIR that does not exist yet is a store with no runs yet, not a typo on this command line
+    quiet = cli("runs", "list", runs_dir=missing)
+    assert quiet.returncode == 0 and "no runs" in quiet.stdout
+
+
+def test_resume_of_a_finished_run_says_so_and_how_to_extend_it(cli):
+    import json
+
+    run = json.loads(cli("run", "circles-nn", "epochs=2", "--json").stdout)["run_id"]
+    result = cli("resume", run)
+    assert_bad(result, run, "has done all its 2 epochs", f"nnlab resume {run} epochs=12")
+    assert "invalid value for epochs" not in result.stderr  # the user gave no epochs
+    assert_bad(cli("resume", run, "epochs=2"), "invalid value for epochs", "more than the 2 epochs")

@@ -170,3 +170,19 @@ def test_checkpoint_folder_turns_read_only(background, mounts, tmp_path):
     _check_failed(run, run_dir, "Read-only file system")
     record = json.loads((run_dir / "run.json").read_text())
     assert record["status"] == "failed" and "Read-only file system" in record["message"]
+
+
+def test_a_read_only_store_is_one_line_and_exit_2_for_plot_and_rm(cli, mounts):
+    """`nnlab plot` (writes .figures/) and `nnlab runs rm` (moves to .trash/) on a store the user cannot write:
+    one line naming the problem, exit 2, no traceback and no raw OSError; the runs are untouched."""
+    run = json.loads(cli("run", "circles-nn", "epochs=2", "--json").stdout)["run_id"]
+    store = str(cli.runs_dir)
+    mounts("--bind", store, store)
+    mounts("-o", "remount,bind,ro", store)
+    for args in (["plot", run], ["runs", "rm", run]):
+        result = cli(*args)
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert result.returncode == 2, (args, result.stderr)
+        assert len(lines) == 1 and "Read-only file system" in lines[0] and "Traceback" not in result.stderr
+        assert "OSError" not in lines[0] and "[Errno" not in lines[0]
+    assert (cli.runs_dir / run / "run.json").exists()
