@@ -57,3 +57,42 @@ def render_table(headers: list[str], rows: list[list[Any]], *, total: bool = Fal
     if total and body:
         body.insert(len(body) - 1, rule)
     return "\n".join([line(head), rule, *body])
+
+
+def terminal_width() -> int | None:
+    """The terminal's columns when stdout is one; None in a pipe or a file (tables are then left whole)."""
+    import shutil
+    import sys
+
+    if not sys.stdout.isatty():
+        return None
+    return shutil.get_terminal_size((120, 24)).columns
+
+
+def fit_table(headers: list[str], rows: list[list[Any]], width: int | None, drop: list[str],
+              shorten: dict[str, Any] | None = None) -> tuple[list[str], list[list[Any]], list[str]]:
+    """The columns of a table that fit `width` cells: first each column of `shorten` (header -> a function
+    of a cell) is shortened, then the columns of `drop` are left out in that order, until the table fits.
+    Returns (headers, rows, the headers dropped). width None: the table as it is."""
+    dropped: list[str] = []
+    if width is None:
+        return headers, rows, dropped
+
+    def fits(h: list[str], r: list[list[Any]]) -> bool:
+        return max((cell_len(line) for line in render_table(h, r).splitlines()), default=0) <= width
+
+    for name, short in (shorten or {}).items():
+        if fits(headers, rows):
+            break
+        if name in headers:
+            i = headers.index(name)
+            rows = [row[:i] + [short(row[i])] + row[i + 1:] for row in rows]
+    for name in drop:
+        if fits(headers, rows):
+            break
+        if name in headers:
+            i = headers.index(name)
+            headers = headers[:i] + headers[i + 1:]
+            rows = [row[:i] + row[i + 1:] for row in rows]
+            dropped.append(name)
+    return headers, rows, dropped

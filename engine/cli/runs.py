@@ -31,7 +31,7 @@ from engine.store import (
 )
 from engine.store.records import RunRecord
 from engine.store.search import Query
-from engine.text import one_line, render_table
+from engine.text import fit_table, one_line, render_table, terminal_width
 
 LAST_EPOCHS = 5  # `runs show` prints the best epoch and the last LAST_EPOCHS (--all: every one)
 SHOW_FIELDS = ("id", "stage", "name", "status", "created", "ended", "duration_s", "device", "seed",
@@ -46,7 +46,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     atexit.register(gc.freeze)  # runs before the pass at exit, which then skips them
     try:
         keep = _filter(args)
-        print(_listing(args.runs_dir, args.json) if keep is None else _filtered(args.runs_dir, args.json, keep))
+        print(_listing(args.runs_dir, args.json, args.wide) if keep is None
+              else _filtered(args.runs_dir, args.json, keep, args.wide))
     finally:
         if collecting:
             gc.enable()
@@ -98,13 +99,13 @@ def _config_of(record: RunRecord) -> dict[str, Any] | None:
         return None
 
 
-def _filtered(runs_dir: str, as_json: bool, keep: Callable[[RunRecord], bool]) -> str:
+def _filtered(runs_dir: str, as_json: bool, keep: Callable[[RunRecord], bool], wide: bool = False) -> str:
     runs = [r for r in queued_records(runs_dir) + list_runs(runs_dir) if keep(r)]
     if as_json:
         return json_line([r.to_json() for r in runs])
     if not runs:
         return f"no runs in {runs_dir} match"
-    return render_table(LIST_HEADERS, [_row(r) for r in runs])
+    return _fitted_list([_row(r) for r in runs], wide)
 
 
 LIST_HEADERS = ["id", "stage", "name", "status", "epochs", "best_test", "last_test", "tags"]
@@ -115,11 +116,44 @@ def _row(r: RunRecord) -> list[Any]:
         return [r.id, "-", "-", "damaged", "-", "-", "-", r.reason or ""]
     best = r.best
     epochs = "-" if r.status in ("queued", "starting") else f"{r.epochs_done}/{r.epochs if r.epochs is not None else '?'}"
-    return [r.id, r.stage if r.stage is not None else "-", r.name, r.status, epochs,
+    name = "" if r.name == r.id else r.name  # a run not renamed: its name repeats its id
+    return [r.id, r.stage if r.stage is not None else "-", name, r.status, epochs,
             best.value if best else None, r.last.get("test_acc"), ",".join(r.tags)]
 
 
-def _listing(runs_dir: str, as_json: bool) -> str:
+def short_id(run_id: Any) -> str:
+    """A run id as History shows it: its short id (the last 4 hex digits, which every RUN argument takes)."""
+    text = str(run_id)
+    return "#" + text[-4:] if len(text) > 4 else text
+
+
+def _ellipsis(limit: int) -> Callable[[Any], Any]:
+    def cut(value: Any) -> Any:
+        text = "" if value is None else str(value)
+        return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+    return cut
+
+
+# Below the table's full width (150+ columns), what goes first: the id shortens to its short id, long names
+# are cut, then tags, the last test accuracy, the epochs and the stage are left out. --wide or --json: all.
+LIST_SHORTEN = {"id": short_id, "name": _ellipsis(24)}
+LIST_DROP = ["tags", "last_test", "epochs", "stage"]
+
+
+def narrowed_note(dropped: list[str]) -> str:
+    return "(--wide: all columns" + (f"; not shown: {', '.join(dropped)})" if dropped else ")")
+
+
+def _fitted_list(rows: list[list[Any]], wide: bool) -> str:
+    headers, rows, dropped = fit_table(list(LIST_HEADERS), rows, None if wide else terminal_width(),
+                                       LIST_DROP, LIST_SHORTEN)
+    table = render_table(headers, rows)
+    if dropped or (headers and rows and str(rows[0][0]).startswith("#")):
+        table += "\n" + narrowed_note(dropped)
+    return table
+
+
+def _listing(runs_dir: str, as_json: bool, wide: bool = False) -> str:
     """Queued runs first, in their queues' order (status queued, with their position), then the saved runs."""
     queued = [(t, i) for device in sorted({t.device for t in waiting(runs_dir)})
               for i, t in enumerate(waiting(runs_dir, device), 1)]
@@ -130,15 +164,8 @@ def _listing(runs_dir: str, as_json: bool) -> str:
         return f"no runs in {runs_dir}"
     rows: list[list[Any]] = [[t.run_id, t.stage, f"#{i} on {t.device}", "starting" if t.starting else "queued",
                               "-", None, None, ""] for t, i in queued]
-    for r in runs:
-        if r.is_damaged:
-            rows.append([r.id, "-", "-", "damaged", "-", "-", "-", r.reason or ""])
-            continue
-        best = r.best
-        rows.append([r.id, r.stage if r.stage is not None else "-", r.name, r.status,
-                     f"{r.epochs_done}/{r.epochs if r.epochs is not None else '?'}",
-                     best.value if best else None, r.last.get("test_acc"), ",".join(r.tags)])
-    return render_table(["id", "stage", "name", "status", "epochs", "best_test", "last_test", "tags"], rows)
+    rows += [_row(r) for r in runs]
+    return _fitted_list(rows, wide)
 
 
 def load(runs_dir: str, ref: str) -> LoadedRun:
@@ -179,6 +206,10 @@ def shown_epochs(history: list[dict[str, Any]], every: bool = False,
     return rows, note
 
 
+# below the table's full width: the run id shortens first, then these go, in this order (the differing keys stay)
+COMPARE_DROP = ["final_test_loss", "final_train_acc", "best_epoch", "status", "epochs", "stage"]
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     runs = [load(args.runs_dir, ref) for ref in args.runs]
     result = compare(runs)
@@ -191,7 +222,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     rows = [[r["run_id"], r["stage"], r["status"], r["epochs_done"], r["final"]["test_acc"],
              r["final"]["train_acc"], r["final"]["test_loss"], r["best"]["test_acc"], r["best"]["epoch"]]
             + [r["differs"][k] for k in diff] for r in result["runs"]]
+    headers, rows, dropped = fit_table(headers, rows, None if args.wide else terminal_width(), COMPARE_DROP,
+                                       {"run": short_id})
     print(render_table(headers, rows))
+    if dropped or (rows and str(rows[0][0]).startswith("#")):
+        print(narrowed_note(dropped))
     if not diff:
         print("\nno hyperparameter differs between these runs")
     if result["curves_agree"]:
