@@ -187,3 +187,17 @@ def interrupt(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def cancel_queued(ticket: Any) -> None:
+    """A queued run out of its queue (engine.run_queue.cancel), and what it wrote beside the runs while it
+    waited."""
+    from engine.run_queue import cancel
+
+    cancel(ticket)
+    runs_dir = ticket.path.parents[2]
+    for leftover in (early_log(runs_dir, ticket.run_id), early_pid_file(runs_dir, ticket.run_id)):
+        try:
+            leftover.unlink()
+        except OSError:
+            pass

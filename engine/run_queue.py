@@ -281,11 +281,9 @@ def find_ticket(runs_dir: str | os.PathLike, ref: str) -> Ticket | None:
 
 
 def cancel(ticket: Ticket) -> None:
-    """Take a waiting run out of its queue: its ticket goes, its waiting process ends (SIGTERM), and what it
-    wrote beside the runs while it waited. It has no run folder: nothing else changes."""
+    """Take a waiting run out of its queue: its ticket goes and its waiting process ends (SIGTERM). It has no
+    run folder: nothing else changes (engine.detached.cancel_queued also removes its early output)."""
     import signal
-
-    from engine.detached import early_log, early_pid_file
 
     _remove(ticket.path)
     if ticket.pid is not None:
@@ -293,9 +291,6 @@ def cancel(ticket: Ticket) -> None:
             os.kill(ticket.pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
-    runs_dir = ticket.path.parents[2]
-    _remove(early_log(runs_dir, ticket.run_id))
-    _remove(early_pid_file(runs_dir, ticket.run_id))
 
 
 def queued_records(runs_dir: str | os.PathLike) -> list[Any]:

@@ -23,8 +23,8 @@ from typing import Any
 from engine.cli.exits import EXIT_ERROR, EXIT_OK, STATUS_EXIT
 from engine.cli.printer import format_epoch
 from engine.config import ConfigError
-from engine.detached import early_log, early_pid_file
-from engine.run_queue import Ticket, cancel, find_ticket
+from engine.detached import cancel_queued, early_log, early_pid_file
+from engine.run_queue import Ticket, find_ticket
 from engine.store import read_json, read_metrics, read_record, resolve_run
 from engine.store.liveness import effective_status, pid_alive
 
@@ -129,7 +129,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def _cancel(ticket: Ticket) -> None:
-    cancel(ticket)
+    cancel_queued(ticket)
     print(f"{ticket.run_id}: cancelled (out of the {ticket.device} queue)", flush=True)
 
 

@@ -19,7 +19,8 @@ from textual.message import Message
 from textual.widgets import Footer, Header, Input, Static
 
 from engine.config import ConfigError
-from engine.run_queue import cancel, find_ticket, queued_records
+from engine.detached import cancel_queued
+from engine.run_queue import find_ticket, queued_records
 from engine.store import (
     RunRecord,
     list_runs,
@@ -354,7 +355,7 @@ class HistoryScreen(HomeFocusScreen):
         if record.status in QUEUED:
             ticket = find_ticket(self.app.runs_dir, record.id)  # type: ignore[attr-defined]
             if ticket is not None:
-                cancel(ticket)
+                cancel_queued(ticket)
                 self.notify(f"{record.id}: cancelled (out of the {record.device} queue)")
             self.runs = [r for r in self.runs if r.id != record.id]
             self.refresh_table()
