@@ -11,7 +11,7 @@ from engine.store import RunWriter, Summary, list_runs, list_runs_json, read_met
 from tests.reliability.conftest import metrics_rows
 
 METRICS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr")
-ARGS = ["circles-optim", "epochs=400", "seed=7"]
+ARGS = ["circles-optim", "epochs=250", "seed=7"]
 NO_CHECKPOINT = {"NNLAB_CHECKPOINT_EVERY_S": "100000"}  # none before the last epoch
 
 
@@ -31,7 +31,7 @@ def _killed_early(background, rows: int):
 def test_listing_counts_what_a_crashed_run_wrote(background, cli):
     run_dir = _killed_early(background, 12)
     written = read_metrics(run_dir)
-    assert 12 <= len(written) < 400 and metrics_rows(run_dir) == len(written)
+    assert 12 <= len(written) < 250 and metrics_rows(run_dir) == len(written)
     on_disk = json.loads((run_dir / "run.json").read_text())
     assert on_disk["status"] == "running"
     assert on_disk["summary"]["epochs_done"] < len(written), "run.json caught up: the kill came too late to test"
@@ -45,7 +45,7 @@ def test_listing_counts_what_a_crashed_run_wrote(background, cli):
     assert listed["summary"]["best"]["test_acc"]["value"] == best["test_acc"]
     assert listed["duration_s"] >= written[-1]["wall_time"] > 0
     line = next(ln for ln in cli("runs", "list").stdout.splitlines() if ln.startswith(run_dir.name))
-    assert "crashed" in line and f"{len(written)}/400" in line.split()
+    assert "crashed" in line and f"{len(written)}/250" in line.split()
     shown = json.loads(cli("runs", "show", run_dir.name[-4:], "--json").stdout)  # its short id
     assert shown["status"] == "crashed" and shown["summary"]["epochs_done"] == len(written)
 
@@ -54,7 +54,7 @@ def test_resume_without_checkpoint_trains_again_from_epoch_1_exactly(background,
     reference = cli("run", *ARGS, "--json")
     assert reference.returncode == 0, reference.stderr
     ref_rows = read_metrics(cli.runs_dir / json.loads(reference.stdout)["run_id"])
-    assert len(ref_rows) == 400
+    assert len(ref_rows) == 250
 
     run_dir = _killed_early(background, 5)
     resumed = cli("resume", run_dir.name, "--json")
@@ -63,7 +63,7 @@ def test_resume_without_checkpoint_trains_again_from_epoch_1_exactly(background,
     assert "no checkpoint" in note and "epoch 1" in note and "saved config and seed" in note
     assert "before its first epoch ended" not in resumed.stderr
     out = json.loads(resumed.stdout)
-    assert out["status"] == "finished" and out["epochs_done"] == 400
+    assert out["status"] == "finished" and out["epochs_done"] == 250
     new_dir = cli.runs_dir / out["run_id"]
     record = json.loads((new_dir / "run.json").read_text())
     assert record["resumed_from"] == run_dir.name and record["status"] == "finished"
@@ -78,7 +78,7 @@ def test_resumed_run_killed_before_its_own_checkpoint_continues_from_the_one_it_
     first = cli("run", "circles-optim", "epochs=3", "seed=7", "--json")  # finished: a checkpoint at epoch 3
     assert first.returncode == 0, first.stderr
     first_id = json.loads(first.stdout)["run_id"]
-    run = background("resume", first_id, "epochs=400", env=NO_CHECKPOINT)
+    run = background("resume", first_id, "epochs=250", env=NO_CHECKPOINT)
     run_dir = run.wait_rows(8)
     run.signal(signal.SIGKILL)
     assert run.wait() == -signal.SIGKILL
@@ -90,7 +90,7 @@ def test_resumed_run_killed_before_its_own_checkpoint_continues_from_the_one_it_
     assert f"continuing from the checkpoint of {first_id}" in resumed.stderr
     assert "resuming at epoch 4" in resumed.stderr  # from that checkpoint, not from epoch 1 again
     out = json.loads(resumed.stdout)
-    assert out["status"] == "finished" and out["epochs_done"] == 400
+    assert out["status"] == "finished" and out["epochs_done"] == 250
     new_dir = cli.runs_dir / out["run_id"]
     assert json.loads((new_dir / "run.json").read_text())["resumed_from"] == run_dir.name
     assert curve(read_metrics(new_dir)) == curve(ref_rows)

@@ -81,7 +81,7 @@ def _kill_resume_compare(background, cli, args, kill_at_rows):
 
 
 def test_kill9_then_resume_is_exact_circles(background, cli):
-    _kill_resume_compare(background, cli, ["circles-optim", "epochs=400", "seed=3"], kill_at_rows=15)
+    _kill_resume_compare(background, cli, ["circles-optim", "epochs=200", "seed=3"], kill_at_rows=15)
 
 
 @pytest.mark.parametrize("optim", [["optimizer=momentum", "lr=0.05", "scheduler=step"],
