@@ -16,7 +16,7 @@ from engine.figures.mpl import Figure as MplFigure
 from engine.figures.save import save_figure
 from engine.figures.svm import draw_svm
 from engine.report.document import Block, Code, Figure, Heading, Paragraph, ReportFolder, Table, figure_ext
-from engine.report.tables import results_table
+from engine.report.tables import results_table, shown_table
 from engine.store import LoadedRun, read_artifacts, utc_now
 
 GROUP_OF = {"circles-manual": "circles MLP", "circles-autograd": "circles MLP", "circles-nn": "circles MLP",
@@ -101,8 +101,8 @@ def report_blocks(folder: ReportFolder, runs: Sequence[LoadedRun], source: str) 
         Paragraph(f"{len(runs)} runs ({source}), written {utc_now()} by nnlab {__version__}. Accuracies are "
                   "fractions in [0, 1]; the numbers are those of each run's metrics.csv."),
         Heading("Results"),
-        Table(headers, rows, "one row per run: stage, the hyperparameters that differ, best and last metrics",
-              "results.csv"),
+        Table(headers, shown_table(headers, rows), "one row per run: stage, the hyperparameters that differ, best "
+              "and last metrics (4 decimals; results.csv holds the exact values)", "results.csv", rows),
     ]
     for name, members in groups(runs):
         blocks.append(Heading(f"{name}: curves"))

@@ -38,7 +38,8 @@ class Table:
     headers: list[str]
     rows: list[list[str]]
     caption: str = ""
-    csv_name: str | None = None  # the CSV file beside the document holding the same cells
+    csv_name: str | None = None  # the CSV file beside the document holding the exact cells
+    csv_rows: list[list[str]] | None = None  # the exact cells (rows: as the document shows them), if they differ
 
 
 @dataclass
@@ -207,7 +208,7 @@ class ReportFolder:
         (an earlier report there is moved aside first and removed after)."""
         for b in blocks:
             if isinstance(b, Table) and b.csv_name:
-                self.write_text(b.csv_name, to_csv(b.headers, b.rows))
+                self.write_text(b.csv_name, to_csv(b.headers, b.csv_rows if b.csv_rows is not None else b.rows))
         self.write_text(FORMATS[self.fmt], RENDER[self.fmt](title, blocks))
         self.write_text(MARKER, "a report folder written by nnlab: `nnlab report` or `nnlab reproduce` may replace it\n")
         old = None

@@ -1,8 +1,10 @@
 """The results table of a report: one row per run with its stage, the hyperparameters that differ
 between the runs, the best test accuracy and its epoch, the last metrics, the time and the device.
 
-The numbers are the runs' metrics.csv values written as metrics.csv writes them (repr of the float), so a
-table cell and the CSV cell it comes from are the same text."""
+results.csv holds the runs' metrics.csv values written as metrics.csv writes them (repr of the float), so a
+CSV cell and the metrics cell it comes from are the same text; the document's table shows them as the CLI's
+tables do (engine.text.fmt_number: 4 decimals; durations to 0.1 s), so a column of 0.6254703903198242 reads
+0.6255."""
 from __future__ import annotations
 
 import csv
@@ -10,6 +12,7 @@ import io
 from typing import Any, Sequence
 
 from engine.store import LoadedRun, Summary, table_keys
+from engine.text import fmt_number
 
 FIXED_HEAD = ("run", "stage")
 FIXED_TAIL = ("status", "epochs", "best_test_acc", "best_epoch", "last_test_acc", "last_train_acc",
@@ -50,3 +53,24 @@ def to_csv(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     writer.writerow(headers)
     writer.writerows(rows)
     return out.getvalue()
+
+
+def shown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[list[str]]:
+    """The results table as a document shows it: floats at the CLI table's precision (the exact text stays in
+    results.csv); other cells as they are."""
+    out = []
+    for row in rows:
+        shown = []
+        for header, text in zip(headers, row):
+            try:
+                value = float(text) if text and not text.lstrip("-").isdigit() else None
+            except ValueError:
+                value = None
+            if value is None:
+                shown.append(text)
+            elif header == "duration_s":
+                shown.append(f"{value:.1f}")
+            else:
+                shown.append(fmt_number(value))
+        out.append(shown)
+    return out
