@@ -59,8 +59,8 @@ def parse_command_line(parser: Parser, argv: list[str]) -> argparse.Namespace:
     words = [a for a in extras if takes and not a.startswith("-")]  # a word that is no KEY=VALUE: parse says so
     unknown = [a for a in extras if not (takes and not a.startswith("-"))]
     if unknown:
-        prog = " ".join(["nnlab"] + [str(getattr(args, attr)) for attr in ("command", "runs_command",
-                                                                            "studies_command")
+        subcommands = ("command", "runs_command", "data_command", "studies_command")
+        prog = " ".join(["nnlab"] + [str(getattr(args, attr)) for attr in subcommands
                                      if isinstance(getattr(args, attr, None), str)])
         raise BadUsage(prog, f"unrecognized arguments: {' '.join(unknown)}")
     args.assignments = list(args.assignments) + words

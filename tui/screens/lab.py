@@ -19,6 +19,7 @@ from textual.widgets import Footer, Header, Input, OptionList, RadioButton, Radi
 from textual.widgets.option_list import Option
 
 from engine.config import ConfigError, inapplicable
+from engine.data.catalog import presence
 from engine.gpus import GpuInfo, pick_gpu
 from engine.precheck import precheck
 from engine.stages import STAGES, Stage, resolve_config
@@ -259,7 +260,23 @@ class LabScreen(HomeFocusScreen):
             parts += [(name, "bold"), (f": {spec.help}.  allowed: {spec.allowed()}", "$text-muted")]
         if self.form_error and not (name in self.errors and self.form_error.startswith(self.errors[name])):
             parts.append(("\nnot ready: " + self.form_error, "$error bold"))
+        data = self.data_presence()
+        if data:
+            parts.append(("\n" + data, "$warning"))
         self.query_one("#key-note", Static).update(Content.assemble(*parts))
+
+    def data_presence(self) -> str:
+        """For mnist or cifar10 in the dataset field: whether its files are in the data dir and, if not, how to
+        get them (file existence only: engine.data.catalog.presence)."""
+        found = self.query("#key-dataset")
+        value = found.first(Input).value.strip().lower() if found else str(self.stage.defaults.get("dataset", ""))
+        if value not in ("mnist", "cifar10"):
+            return ""
+        seen = presence(getattr(self.app, "data_dir", "datasets")).get(value)
+        if seen is None or seen.state == "present":
+            return ""
+        what = "missing" if seen.state == "missing" else f"incomplete (no {', '.join(seen.missing)})"
+        return f"{value}: {what} in {seen.folder}; {seen.hint}"
 
     def on_descendant_focus(self, event) -> None:
         widget = event.widget
@@ -317,6 +334,8 @@ class LabScreen(HomeFocusScreen):
             return
         if name in SWITCHES:  # optimizer, scheduler, kernel: which other keys apply may change
             self._draw_columns()
+        if name == "dataset":
+            self._draw_note()  # present or missing, and how to get it
         if self._built.get(name) == event.value:  # the field as built (already checked), not an edit
             return
         self._built.pop(name, None)
