@@ -21,20 +21,16 @@ import hashlib
 import io
 import json
 import os
-import queue
 import secrets
 import shutil
 import socket
 import sys
 import tarfile
-import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, Callable
-from urllib.parse import urlsplit
 
 from engine.cli.exits import EXIT_ERROR, EXIT_OK
 from engine.config import ConfigError
@@ -51,10 +47,10 @@ from engine.data.catalog import (
     DatasetStatus,
     Problem,
 )
+from engine.data.network import probe
 from engine.store.files import fsync_dir, json_line
 from engine.text import one_line, render_table
 
-PROBE_SECONDS = 2.0  # how long fetch waits for any download host to answer before saying there is no network
 PACK_FORMAT = "nnlab-data-pack"
 MAX_MANIFEST_BYTES = 1 << 20
 ACCEPTED = (f"accepted: a .tar made by `nnlab data pack`, the official {CIFAR_ARCHIVE}, "
@@ -174,54 +170,6 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------- fetch
-
-
-def _endpoints(urls: tuple[str, ...]) -> list[tuple[str, int, str]]:
-    """(host, port, label) to try for each URL: the URL's host, or its scheme's proxy from the environment."""
-    proxies = urllib.request.getproxies()
-    out = []
-    for url in urls:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        proxy = proxies.get(parts.scheme)
-        if proxy and not urllib.request.proxy_bypass(host):
-            p = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-            out.append((p.hostname or "", p.port or 80, f"{host} via proxy {p.hostname}:{p.port or 80}"))
-        else:
-            out.append((host, port, f"{host}:{port}"))
-    return out
-
-
-def probe(urls: tuple[str, ...], seconds: float = PROBE_SECONDS) -> tuple[str | None, list[str]]:
-    """Does any download host (or its proxy) accept a TCP connection within `seconds`, name lookup included?
-    All are tried at once, each in a daemon thread (a name lookup can hang far longer than any timeout: it is
-    not waited for). -> (the first label that answered or None, each label tried with why it failed)."""
-    endpoints = _endpoints(urls)
-    answers: queue.Queue[tuple[str, str | None]] = queue.Queue()
-
-    def attempt(host: str, port: int, label: str) -> None:
-        try:
-            with socket.create_connection((host, port), timeout=seconds):
-                answers.put((label, None))
-        except socket.gaierror as exc:
-            answers.put((label, f"name lookup failed: {exc.strerror or exc}"))
-        except (OSError, ValueError) as exc:
-            answers.put((label, getattr(exc, "strerror", None) or str(exc) or type(exc).__name__))
-
-    for endpoint in endpoints:
-        threading.Thread(target=attempt, args=endpoint, daemon=True).start()
-    why = {label: f"no answer in {seconds:g} s" for _, _, label in endpoints}
-    deadline = time.monotonic() + seconds
-    for _ in endpoints:
-        try:
-            label, error = answers.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            break
-        if error is None:
-            return label, list(why)
-        why[label] = error
-    return None, [f"{label} ({error})" for label, error in why.items()]
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:

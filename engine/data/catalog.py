@@ -39,6 +39,7 @@ from typing import Any, Iterator
 
 from engine.data.cifar import CIFAR_FOLDER
 from engine.data.mnist import MNIST_FILES
+from engine.data.network import DOWNLOAD_URLS
 from engine.store.files import atomic_write_json
 
 DOWNLOADABLE = ("mnist", "cifar10")
@@ -59,10 +60,6 @@ IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC = 2051, 2049
 MNIST_SIZES = {"train-images-idx3-ubyte": 47040016, "train-labels-idx1-ubyte": 60008,
                "t10k-images-idx3-ubyte": 7840016, "t10k-labels-idx1-ubyte": 10008}
 
-# Where torchvision downloads from (MNIST.mirrors, CIFAR10.url; a test keeps these equal to torchvision's):
-# written here so that `nnlab data fetch` can see in a second whether any answers, before importing torch.
-DOWNLOAD_URLS = {"mnist": ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
-                 "cifar10": ("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",)}
 
 DAMAGED = "damaged"  # a file that cannot be what it claims (IDX header, size against its header, unreadable)
 SIZE_DIFFERS = "size differs"  # a well-formed MNIST file with another number of items than the official one

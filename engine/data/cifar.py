@@ -12,6 +12,7 @@ import numpy as np
 
 from engine.config import ConfigError
 from engine.data.dataset import Dataset
+from engine.data.network import DOWNLOAD_URLS, probe
 
 CIFAR_FOLDER = "cifar-10-batches-py"
 
@@ -46,6 +47,12 @@ def load_cifar10(data_dir: str, download: bool = True) -> Dataset:
     if not all(os.path.isfile(os.path.join(folder, name)) for name in expected):
         if not download:
             raise ConfigError(_missing_message(data_dir, "download disabled"))
+        archive = os.path.join(data_dir, "cifar-10-python.tar.gz")  # torchvision unpacks it without a network
+        if not os.path.isfile(archive):
+            reached, tried = probe(DOWNLOAD_URLS["cifar10"])
+            if reached is None:  # offline: say so in 2 s, not after torchvision's 18-20 s of retries
+                raise ConfigError(_missing_message(data_dir, "no download host answered; `nnlab data import` takes "
+                                                             "a pack or cifar-10-python.tar.gz"))
         try:
             os.makedirs(data_dir, exist_ok=True)
             # torchvision prints progress on stdout, which belongs to `nnlab run --json`.

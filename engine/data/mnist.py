@@ -11,6 +11,7 @@ import numpy as np
 
 from engine.config import ConfigError
 from engine.data.dataset import Dataset, numbered
+from engine.data.network import DOWNLOAD_URLS, probe
 
 MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -27,11 +28,17 @@ def _mnist_split(root: str, train: bool, download: bool) -> Any:
 def _missing_mnist(data_dir: str, why: str) -> ConfigError:
     raw = os.path.join(os.path.abspath(data_dir), "MNIST", "raw")
     lines = [line.strip() for line in why.splitlines() if line.strip()]
-    why = (lines[-1] if lines else "unknown error")[:100]
+    why = (lines[-1] if lines else "unknown error")[:120]
     return ConfigError(
         f"invalid value for dataset: 'mnist' (MNIST is not in {raw} and could not be downloaded: {why}; "
         f"put {', '.join(MNIST_FILES)} (or their .gz) there, or use dataset=digits, which works offline)"
     )
+
+
+def _gz_present(data_dir: str) -> bool:
+    """All four .gz files are in MNIST/raw: torchvision's "download" only unpacks them, no network needed."""
+    raw = os.path.join(data_dir, "MNIST", "raw")
+    return all(os.path.isfile(os.path.join(raw, f"{name}.gz")) for name in MNIST_FILES)
 
 
 def load_mnist(data_dir: str) -> Dataset:
@@ -41,6 +48,11 @@ def load_mnist(data_dir: str) -> Dataset:
         try:
             splits[train] = _mnist_split(data_dir, train, download=False)
         except RuntimeError:  # "Dataset not found": try the download (also unpacks present .gz files)
+            if not _gz_present(data_dir):
+                reached, tried = probe(DOWNLOAD_URLS["mnist"])
+                if reached is None:  # offline: say so in 2 s, not after torchvision's 18-20 s of retries
+                    raise _missing_mnist(data_dir, "no download host answered; `nnlab data import` takes a pack "
+                                                   "or the official files") from None
             try:
                 splits[train] = _mnist_split(data_dir, train, download=True)
             except Exception as exc:  # URLError, RuntimeError, OSError, md5 mismatch ...

@@ -165,7 +165,22 @@ def no_download(monkeypatch):
         raise RuntimeError("Error downloading train-images-idx3-ubyte.gz:\nno network in tests")
 
     monkeypatch.setattr(MNIST, "download", fail)
+    import engine.data.mnist as mnist_module
+
+    monkeypatch.setattr(mnist_module, "probe", lambda urls: ("a host", []))  # as if online: torchvision tries
     return calls
+
+
+def test_offline_missing_mnist_fails_before_any_download_attempt(tmp_path, no_download, monkeypatch):
+    """No download host answers: the loader says so at once instead of waiting out torchvision's retries."""
+    import engine.data.mnist as mnist_module
+
+    monkeypatch.setattr(mnist_module, "probe", lambda urls: (None, ["ossci-datasets.s3.amazonaws.com:443 (no)"]))
+    with pytest.raises(ConfigError) as err:
+        load_mnist(str(tmp_path / "data"))
+    assert no_download == []  # torchvision's download was never started
+    message = str(err.value)
+    assert "no download host answered" in message and "nnlab data import" in message and "dataset=digits" in message
 
 
 def test_mnist_files_load_without_download(tmp_path, no_download):
