@@ -60,7 +60,8 @@ def test_every_screen_draws_without_colour(runs_dir, monkeypatch):
         return shown
 
     shown = asyncio.run(main(circles_events(), 0))
-    assert "epoch 10: class 0 blue •, 1 orange o" in shown
+    assert "epoch 10: class 0 •, class 1 o" in shown  # without colour the caption names no colour
+    assert "blue" not in shown and "orange" not in shown
     for presses in range(3):
         asyncio.run(main(digits_cnn_events(), presses))
 

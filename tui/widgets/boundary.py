@@ -89,6 +89,8 @@ class BoundaryView(Widget):
         if not self.grid:
             return "boundary: waiting for the first grid"
         what = " (SVM regions)" if self.grid.get("decision") is not None else ""
+        if getattr(self.app, "no_color", False):  # NO_COLOR: the glyphs tell the classes apart, not colours
+            return f"epoch {self.grid.get('epoch', '?')}: class 0 •, class 1 o{what}"
         return f"epoch {self.grid.get('epoch', '?')}: class 0 blue •, 1 orange o{what}"  # fits 40 columns
 
     def render_line(self, y: int) -> Strip:

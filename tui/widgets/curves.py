@@ -220,6 +220,8 @@ class CurvePlot(PlotextPlot):
             plt.text(self.empty_text, 0.5, 0.5, alignment="center")
             plt.xlim(0, 1)
             plt.ylim(0, 1)
+            plt.xticks([])  # no 0-1 ticks on an axis that says "epoch": there is nothing to read on it yet
+            plt.yticks([])
         self.refresh()
 
     # ------------------------------------------------------------------ rendering
