@@ -194,6 +194,8 @@ def build_parser() -> Parser:
     sp.add_argument("--quick", action="store_true", help="minutes on a CPU: fewer epochs, digits for absent data")
     sp.add_argument("-o", "--output", default=None, metavar="DIR")
     sp.add_argument("--format", choices=["md", "html", "latex"], default="md")
+    sp.add_argument("--queue", action="store_true", help="queue the experiments still to run, each a detached run "
+                    "on its device, and return; run the command again once they have ended for the report")
     common(sp)
 
     sp = sub.add_parser("summary", help="per-layer shapes, parameters, receptive fields and FLOPs")

@@ -1,5 +1,6 @@
-"""`nnlab reproduce 2-ab|2-cd [--quick] [-o DIR]`: runs (or reuses) every experiment of that part of the
-seed report, then writes the report folder (complete or absent) and prints its path. Ctrl-C stops the
+"""`nnlab reproduce 2-ab|2-cd [--quick] [-o DIR] [--queue]`: runs (or reuses) every experiment of that part of
+the seed report, then writes the report folder (complete or absent) and prints its path; --queue queues the
+experiments still to run on their device instead, and returns. Ctrl-C stops the
 running experiment (kept as interrupted); the finished ones stay and are reused next time (exit 130, no
 report). Without -o: ./reports/reproduce-<part>[-quick]."""
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 from engine.cli.exits import EXIT_INTERRUPTED
 from engine.cli.run import StopFlag
 from engine.report.document import check_format, check_target
-from engine.report.reproduce import experiments, run_all, write
+from engine.report.reproduce import experiments, find_existing, run_all, write
 from engine.store import check_runs_dir
 
 DEFAULT_PARENT = "reports"
@@ -24,6 +25,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     target = Path(args.output) if args.output else Path(DEFAULT_PARENT) / f"reproduce-{args.part}{'-quick' if args.quick else ''}"
     check_target(target, create_parent=args.output is None)
     check_runs_dir(args.runs_dir)
+    if args.queue:
+        return _queue_all(args, exps)
     stop = StopFlag()
     stop.install()
     started = time.perf_counter()
@@ -37,4 +40,29 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             "same command reuses them")
         return EXIT_INTERRUPTED
     print(write(target, args.format, exps, args.part, args.quick, time.perf_counter() - started))
+    return 0
+
+
+def _queue_all(args: argparse.Namespace, exps: list) -> int:
+    """--queue: every experiment without a reusable run is queued on its device (engine.run_queue), each a
+    detached run; the command returns at once. Run it again without --queue once they have ended: it reuses
+    them all and writes the report."""
+    from engine.detached import run_argv, start_detached
+
+    configs: list = []
+    for config in (c for e in exps for c in e.configs):  # one run per distinct config (fig. 4's batch 10 is
+        if config not in configs:                         # fig. 3's default run)
+            configs.append(config)
+    existing = find_existing(args.runs_dir, configs)
+    queued = []
+    for config, found in zip(configs, existing):
+        if found is None:
+            device = str(config.get("device", "auto"))
+            queued.append((start_detached(run_argv(config), args.runs_dir, args.data_dir, str(config["stage"]),
+                                          queue_on=device), device))
+    for run_id, device in queued:
+        print(f"{run_id}: queued on {device}")
+    again = f"nnlab reproduce {args.part}{' --quick' if args.quick else ''}"
+    print(f"{len(queued)} of {len(configs)} experiments queued ({len(configs) - len(queued)} already done); "
+          f"once they have ended, `{again}` reuses them and writes the report (nnlab runs list shows the queue)")
     return 0

@@ -92,3 +92,29 @@ def test_two_runs_queued_on_one_device_never_train_at_once(cli):
         assert start >= end - 1.0, spans  # created (whole seconds) after the one before wrote its last epoch
     created = [json.loads((runs / r / "run.json").read_text())["created"] for r in (first, second, third)]
     assert created == sorted(created)
+
+
+def test_reproduce_queue_queues_what_is_still_to_run_and_returns(cli):
+    result = cli("reproduce", "2-ab", "--quick", "--queue", "-o", str(cli.runs_dir.parent / "rep"))
+    assert result.returncode == 0, result.stderr
+    assert "14 of 14 experiments queued (0 already done)" in result.stdout
+    ids = [line.split(":")[0] for line in result.stdout.splitlines() if ": queued on " in line]
+    assert len(ids) == 14
+    entries = listed(cli)
+    waiting_now = [r["id"] for r in entries if r["status"] in ("queued", "starting")]
+    by_device: dict[str, list[str]] = {}
+    for r in entries:
+        if r["status"] in ("queued", "starting"):
+            by_device.setdefault(r["device"], []).append(r["id"])
+    for queue_of_device in by_device.values():  # each device's queue keeps the experiments' order
+        assert queue_of_device == [i for i in ids if i in queue_of_device]
+    assert len(waiting_now) >= 12  # one may be training already
+    assert not (cli.runs_dir.parent / "rep").exists()  # no report until they have ended
+    for run_id in reversed([i for i in ids if i in waiting_now]):  # the last first: they cannot start meanwhile
+        cancelled = cli("runs", "cancel", run_id)
+        assert cancelled.returncode == 0 or "no queued run matches" in cancelled.stderr, cancelled.stderr
+    assert waiting_ids(cli) == []
+    # what had its turn already ends by itself; stop it (it may still be loading: then it ends on its own)
+    for r in listed(cli):
+        if r["status"] == "running":
+            cli("runs", "stop", r["id"])
