@@ -220,4 +220,5 @@ def show_reproduce_command(screen: Screen, run_dir: str | Path | None, run_id: s
         app.notify(f"cannot read this run's config: {exc}", severity="error", markup=False)
         return
     app.copy_to_clipboard(command)
+    app.clear_notifications()  # a notice still shown (a saved figure's) would cover the dialog for seconds
     app.push_screen(CommandScreen(f"reproduce {run_id or Path(run_dir).name}:", command))

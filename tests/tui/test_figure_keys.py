@@ -172,8 +172,10 @@ def test_compare_figure_key_follows_the_views_settings(store, tmp_path):
 async def check_reproduce_dialog(app, pilot, run_dir: Path) -> None:
     expected = reproduce_command(read_config(run_dir))
     assert app.clipboard != expected
+    app.notify("saved a figure: fig.png and fig.svg", timeout=5)  # as `p` just before: it must not cover the dialog
     await pilot.press("y")
     await wait_for(pilot, lambda: isinstance(app.screen, CommandScreen), 10, "the command dialog")
+    assert not app._notifications  # the notice is gone, not drawn over the command
     shown = app.screen.query_one("#reproduce-command").text
     assert shown == expected
     assert app.clipboard == expected
