@@ -10,7 +10,16 @@ def ids(result) -> list[str]:
     return [r["id"] for r in json.loads(result.stdout)]
 
 
-def test_edit_verbs_and_list_filters(cli):
+def listed_ids(capsys, runs_dir, *args: str) -> list[str]:
+    """`nnlab runs list --json ARGS` in this process (the filters; the subprocess path is checked once)."""
+    from engine.cli.main import main
+
+    capsys.readouterr()
+    assert main(["runs", "list", "--json", "--runs-dir", str(runs_dir), *args]) == 0
+    return [r["id"] for r in json.loads(capsys.readouterr().out)]
+
+
+def test_edit_verbs_and_list_filters(cli, capsys):
     first = json.loads(cli("run", "circles-nn", "epochs=3", "lr=0.1", "--json").stdout)["run_id"]
     second = json.loads(cli("run", "circles-optim", "epochs=3", "--json").stdout)["run_id"]
 
@@ -26,14 +35,17 @@ def test_edit_verbs_and_list_filters(cli):
     assert shown["name"] == "lr sweep start" and shown["tags"] == ["baseline"]
     assert shown["notes"] == "too fast?\ncheck lr=0.03"
 
-    assert ids(cli("runs", "list", "--json", "--stage", "circles-optim")) == [second]
-    assert ids(cli("runs", "list", "--json", "--status", "finished")) == [second, first]
-    assert ids(cli("runs", "list", "--json", "--status", "crashed")) == []
-    assert ids(cli("runs", "list", "--json", "--since", "1d")) == [second, first]
-    assert ids(cli("runs", "list", "--json", "--since", "2999-01-01")) == []
-    assert ids(cli("runs", "list", "--json", "--search", "lr=0.1")) == [first]  # exact: not 0.03
-    assert ids(cli("runs", "list", "--json", "--search", "stage:optim")) == [second]
-    assert ids(cli("runs", "list", "--json", "--search", "sweep")) == [first]
+    def listed(*args: str) -> list[str]:
+        return listed_ids(capsys, cli.runs_dir, *args)
+
+    assert listed("--stage", "circles-optim") == [second]
+    assert listed("--status", "finished") == [second, first]
+    assert listed("--status", "crashed") == []
+    assert listed("--since", "1d") == [second, first]
+    assert listed("--since", "2999-01-01") == []
+    assert listed("--search", "lr=0.1") == [first]  # exact: not 0.03
+    assert listed("--search", "stage:optim") == [second]
+    assert listed("--search", "sweep") == [first]
     assert "lr sweep start" in cli("runs", "list", "--tag", "baseline").stdout
 
 
