@@ -57,10 +57,18 @@ class Ticket:
     pid: int | None
     queued_at: float  # epoch seconds
     starting: bool = False  # its turn came: it loads its data, and its folder appears in a moment
+    failed: str | None = None  # its turn came but it could not start: why (listed as failed until cancelled)
+
+    @property
+    def status(self) -> str:
+        return "failed" if self.failed is not None else "starting" if self.starting else "queued"
 
     def to_json(self, position: int) -> dict[str, Any]:
-        return {"id": self.run_id, "stage": self.stage, "status": "starting" if self.starting else "queued",
-                "device": self.device, "position": position, "pid": self.pid, "queued_at": self.queued_at}
+        out = {"id": self.run_id, "stage": self.stage, "status": self.status, "device": self.device,
+               "position": position, "pid": self.pid, "queued_at": self.queued_at}
+        if self.failed is not None:
+            out["message"] = self.failed
+        return out
 
 
 def slots(runs_dir: str | os.PathLike, device: str) -> int:
@@ -87,19 +95,41 @@ def enqueue(runs_dir: str | os.PathLike, device: str, run_id: str, stage: str, p
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{time.time_ns():020d}-{run_id}.json"
     tmp = folder / f".tmp-{run_id}"
-    tmp.write_text(json.dumps({"id": run_id, "stage": stage, "device": device, "pid": pid,
-                               "queued_at": time.time()}))
+    tmp.write_bytes(_padded({"id": run_id, "stage": stage, "device": device, "pid": pid, "queued_at": time.time()}))
     os.replace(tmp, path)
     return path
 
 
-def set_ticket_pid(ticket: Path, pid: int) -> None:
+TICKET_BYTES = 2048  # a ticket is padded to this size, so that it can be rewritten in place on a full disk
+
+
+def _padded(data: dict[str, Any]) -> bytes:
+    text = json.dumps(data).encode()
+    return text + b" " * max(0, TICKET_BYTES - len(text))
+
+
+def mark_failed(ticket: Path, reason: str) -> None:
+    """A queued run whose turn came but which could not start (a full disk, data it could not load): its ticket
+    says so, rewritten in place (no new block is needed on a full disk), and stays listed as `failed` with the
+    reason until `nnlab runs cancel` (or History's d) removes it."""
+    try:
+        _update(ticket, status="failed", reason=reason[:400], starting=False)
+    except (OSError, ValueError):
+        pass  # the ticket is gone (cancelled) or unreadable: nothing to record
+
+
+def _update(ticket: Path, **fields: Any) -> None:
+    """Rewrite a ticket in place, padded to TICKET_BYTES: no new block, so it works on a full disk (a reader
+    that catches it half-written skips it for one poll: _read_ticket gives None)."""
     data = json.loads(ticket.read_text())
-    data.setdefault("starting", False)
-    data["pid"] = pid
-    tmp = ticket.with_name(f".tmp-{data['id']}")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, ticket)
+    data.update(fields)
+    with open(ticket, "r+b") as fh:
+        fh.write(_padded(data))
+        fh.truncate()
+
+
+def set_ticket_pid(ticket: Path, pid: int) -> None:
+    _update(ticket, pid=pid)
 
 
 def _read_ticket(path: Path) -> Ticket | None:
@@ -107,7 +137,8 @@ def _read_ticket(path: Path) -> Ticket | None:
         data = json.loads(path.read_text())
         return Ticket(path, str(data["id"]), str(data.get("stage", "")), str(data.get("device", "")),
                       data.get("pid") if isinstance(data.get("pid"), int) else None, float(data.get("queued_at", 0)),
-                      data.get("starting") is True)
+                      data.get("starting") is True,
+                      str(data.get("reason") or "unknown") if data.get("status") == "failed" else None)
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -123,9 +154,10 @@ def _alive(ticket: Ticket) -> bool:
     return pid_alive(ticket.pid)
 
 
-def waiting(runs_dir: str | os.PathLike, device: str | None = None) -> list[Ticket]:
+def waiting(runs_dir: str | os.PathLike, device: str | None = None, with_failed: bool = False) -> list[Ticket]:
     """The runs waiting in a device's queue (every device's when None), in queue order; tickets of processes
-    that are gone are left out (and removed)."""
+    that are gone are left out (and removed). with_failed: also the queued runs that could not start
+    (mark_failed), which stay listed until cancelled."""
     root = Path(runs_dir) / QUEUE_DIR
     folders = [queue_dir(runs_dir, device)] if device is not None else sorted(p for p in _dirs(root))
     out = []
@@ -138,7 +170,10 @@ def waiting(runs_dir: str | os.PathLike, device: str | None = None) -> list[Tick
             ticket = _read_ticket(folder / name)
             if ticket is None:
                 continue
-            if _alive(ticket):
+            if ticket.failed is not None:
+                if with_failed:
+                    out.append(ticket)
+            elif _alive(ticket):
                 out.append(ticket)
             else:
                 _remove(ticket.path)
@@ -166,8 +201,10 @@ class Turn:
     def __init__(self, fd: int, ticket: Path) -> None:
         self.fd = fd
         self.ticket = ticket
+        self.is_started = False
 
     def started(self) -> None:
+        self.is_started = True
         _remove(self.ticket)
 
 
@@ -241,11 +278,7 @@ def _unslotted(runs_dir: str | os.PathLike, device: str, folder: Path) -> int:
 def _mark_starting(ticket: Path) -> None:
     """Its turn came: it holds a slot and loads its data (its ticket no longer counts as waiting ahead)."""
     try:
-        data = json.loads(ticket.read_text())
-        data["starting"] = True
-        tmp = ticket.with_name(f".tmp-{data['id']}")
-        tmp.write_text(json.dumps(data))
-        os.replace(tmp, ticket)
+        _update(ticket, starting=True)
     except (OSError, ValueError, KeyError):
         pass
 
@@ -275,7 +308,7 @@ def _held(path: Path) -> bool:
 
 def find_ticket(runs_dir: str | os.PathLike, ref: str) -> Ticket | None:
     """A waiting run by id, id prefix or short id (its last 4 hex digits)."""
-    matches = [t for t in waiting(runs_dir) if t.run_id == ref or t.run_id.startswith(ref)
+    matches = [t for t in waiting(runs_dir, with_failed=True) if t.run_id == ref or t.run_id.startswith(ref)
                or t.run_id.endswith("-" + ref)]
     return matches[0] if len(matches) == 1 else None
 
@@ -299,9 +332,9 @@ def queued_records(runs_dir: str | os.PathLike) -> list[Any]:
     from engine.store.records import RunRecord
 
     out = []
-    for device in sorted({t.device for t in waiting(runs_dir)}):
-        for i, t in enumerate(waiting(runs_dir, device), 1):
-            out.append(RunRecord(id=t.run_id, run_dir=Path(runs_dir) / t.run_id,
-                                 status="starting" if t.starting else "queued", stage=t.stage,
-                                 name=f"#{i} on {device}", device=device, pid=t.pid))
+    for device in sorted({t.device for t in waiting(runs_dir, with_failed=True)}):
+        for i, t in enumerate(waiting(runs_dir, device, with_failed=True), 1):
+            out.append(RunRecord(id=t.run_id, run_dir=Path(runs_dir) / t.run_id, status=t.status, stage=t.stage,
+                                 name=f"#{i} on {device}" if t.failed is None else f"could not start on {device}",
+                                 device=device, pid=t.pid, message=t.failed))
     return out

@@ -10,7 +10,7 @@ from typing import Any
 from engine import train as engine_train
 from engine.cli.exits import EXIT_ERROR, EXIT_OK, STATUS_EXIT
 from engine.cli.printer import make_printer
-from engine.config import load_config_file, parse_assignments
+from engine.config import ConfigError, load_config_file, parse_assignments
 from engine.detached import (
     DroppingWriter,
     detached_run_id,
@@ -19,7 +19,7 @@ from engine.detached import (
     start_detached,
 )
 from engine.events import Emit, Event, RunFinished, RunStarted
-from engine.run_queue import Turn, occupy, set_slots, wait_for_turn, waiting
+from engine.run_queue import Turn, mark_failed, occupy, set_slots, wait_for_turn, waiting
 from engine.stages import get_stage, resolve_config
 from engine.store import check_runs_dir, json_line, read_config, resolve_run
 from engine.store.reader import checkpoint_source, has_checkpoint
@@ -104,6 +104,12 @@ def cmd_run(args: argparse.Namespace, resume: bool = False) -> int:
         else:
             result = engine_train.train(config, runs_dir=runs_dir, data_dir=data_dir, emit=emit,
                                         should_stop=stop, name=args.name, tags=args.tag, run_id=run_id)
+    except (ConfigError, OSError) as exc:
+        for turn in _HELD:  # a queued run that could not start: its ticket says why (no run folder says it)
+            if not turn.is_started:
+                mark_failed(turn.ticket, one_line(f"{type(exc).__name__}: {exc}" if isinstance(exc, OSError)
+                                                  else str(exc)))
+        raise
     finally:
         printer.close()
     if args.json:

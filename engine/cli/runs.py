@@ -155,15 +155,15 @@ def _fitted_list(rows: list[list[Any]], wide: bool) -> str:
 
 def _listing(runs_dir: str, as_json: bool, wide: bool = False) -> str:
     """Queued runs first, in their queues' order (status queued, with their position), then the saved runs."""
-    queued = [(t, i) for device in sorted({t.device for t in waiting(runs_dir)})
-              for i, t in enumerate(waiting(runs_dir, device), 1)]
+    queued = [(t, i) for device in sorted({t.device for t in waiting(runs_dir, with_failed=True)})
+              for i, t in enumerate(waiting(runs_dir, device, with_failed=True), 1)]
     if as_json:
         return json_line([t.to_json(i) for t, i in queued] + list_runs_json(runs_dir))
     runs = list_runs(runs_dir)
     if not runs and not queued:
         return f"no runs in {runs_dir}"
-    rows: list[list[Any]] = [[t.run_id, t.stage, f"#{i} on {t.device}", "starting" if t.starting else "queued",
-                              "-", None, None, ""] for t, i in queued]
+    rows: list[list[Any]] = [[t.run_id, t.stage, f"#{i} on {t.device}" if t.failed is None else t.failed,
+                              t.status, "-", None, None, ""] for t, i in queued]
     rows += [_row(r) for r in runs]
     return _fitted_list(rows, wide)
 

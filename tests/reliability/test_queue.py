@@ -118,3 +118,46 @@ def test_reproduce_queue_queues_what_is_still_to_run_and_returns(cli):
     for r in listed(cli):
         if r["status"] == "running":
             cli("runs", "stop", r["id"])
+
+
+def test_a_full_disk_while_queued_ends_failed_with_the_reason(cli, mounts, tmp_path):
+    """The disk fills up while a run waits: when its turn comes it ends `failed` with the reason: in its queue
+    entry when it cannot create its folder (a ticket is rewritten in place: no new block is needed), else in
+    its folder."""
+    fs = tmp_path / "fs"
+    fs.mkdir()
+    mounts("-t", "tmpfs", "-o", "size=16m", "nnlab-queue-test", str(fs))
+    runs = fs / "runs"
+
+    def on_fs(*args: str):
+        return cli(*args, runs_dir=runs)
+
+    first = json.loads(on_fs("run", "circles-nn", "device=cpu", "epochs=100000", "--queue", "--json").stdout)["run_id"]
+    wait_for(lambda: status(runs, first) == "running", what="the first run to train")
+    second = json.loads(on_fs("run", "circles-nn", "device=cpu", "epochs=5", "--queue", "--json").stdout)["run_id"]
+    wait_for(lambda: [r["id"] for r in json.loads(on_fs("runs", "list", "--json").stdout)
+                      if r["status"] == "queued"] == [second], what="the second run waiting")
+    def fill(name: str) -> None:
+        with open(fs / name, "wb") as fh:
+            try:
+                while True:
+                    fh.write(b"\0" * (1 << 16))
+                    fh.flush()
+            except OSError:
+                pass
+
+    fill("filler")  # the disk fills up
+    on_fs("runs", "stop", first)  # its turn comes (the first run may have ended failed on the full disk already)
+    wait_for(lambda: status(runs, first) in ("interrupted", "failed"), 60, "the first run to end")
+    fill("filler-2")  # what the first run set aside for its own end, given back, is taken too
+    entry = wait_for(lambda: next((r for r in json.loads(on_fs("runs", "list", "--json").stdout)
+                                   if r["id"] == second and r["status"] == "failed"), None), 120,
+                     "the second run's entry to say failed")
+    # either it could not create its folder (its queue entry says why), or the 64 KiB the first run set aside
+    # for its own end was enough for it to start, and its folder says why it failed: failed, with the reason
+    assert "No space left" in entry["message"]
+    if not (runs / second).exists():
+        text = on_fs("runs", "list").stdout
+        assert "failed" in text and "No space left" in text
+        assert on_fs("runs", "cancel", second).returncode == 0  # cancel takes the entry out, nothing else
+        assert all(r["id"] != second for r in json.loads(on_fs("runs", "list", "--json").stdout))

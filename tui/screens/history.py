@@ -352,7 +352,7 @@ class HistoryScreen(HomeFocusScreen):
         if record.status == "running":
             self.notify("this run is still going: stop it first", severity="warning")
             return
-        if record.status in QUEUED:
+        if record.status in QUEUED or (record.status == "failed" and not record.run_dir.exists()):
             ticket = find_ticket(self.app.runs_dir, record.id)  # type: ignore[attr-defined]
             if ticket is not None:
                 cancel_queued(ticket)
