@@ -7,6 +7,7 @@ torch can use, probed after the first paint.
 """
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from rich.console import Group
@@ -276,7 +277,9 @@ class LabScreen(HomeFocusScreen):
         if seen is None or seen.state == "present":
             return ""
         what = "missing" if seen.state == "missing" else f"incomplete (no {', '.join(seen.missing)})"
-        return f"{value}: {what} in {seen.folder}; {seen.hint}"
+        folder = str(seen.folder)
+        shown = os.path.relpath(folder) if not os.path.relpath(folder).startswith("..") else folder
+        return f"{value}: {what} in {shown}; {seen.hint}"
 
     def on_descendant_focus(self, event) -> None:
         widget = event.widget
