@@ -9,6 +9,21 @@ ROOT = Path(__file__).resolve().parents[1]
 COURSE_CIRCLES = ROOT.parent / "shared" / "data" / "circles.mat"
 
 
+def wait_for(predicate, timeout: float = 120.0, what: str = "condition"):
+    """predicate()'s value once it is truthy, polled every 50 ms; a test failure naming `what` after `timeout` s
+    (for tests that wait on a file, a status or a process, never a fixed sleep)."""
+    import time
+
+    end = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > end:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
 def run_cli(*args: str, runs_dir: Path | None = None, data_dir: Path | None = None, timeout: float = 300,
             env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """The real CLI, as a subprocess (`python -m engine ...`)."""

@@ -10,25 +10,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from engine.store import read_metrics, read_record
-from tests.conftest import ROOT
+from tests.conftest import ROOT, wait_for
 from tests.reliability.conftest import cli_env
-
-
-def wait_for(predicate, timeout: float = 120.0, what: str = "condition"):
-    end = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > end:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def started_id(result: subprocess.CompletedProcess) -> str:

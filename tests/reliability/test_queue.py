@@ -8,20 +8,8 @@ import signal
 import time
 from pathlib import Path
 
-import pytest
-
 from engine.store import read_metrics, read_record
-
-
-def wait_for(predicate, timeout: float = 120.0, what: str = "condition"):
-    end = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > end:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
+from tests.conftest import wait_for
 
 
 def queue(cli, *args: str) -> str:

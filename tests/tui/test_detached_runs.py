@@ -7,13 +7,13 @@ import json
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from tmux_driver import TMUX, Tmux
 
 from engine.store import read_metrics, read_record
+from tests.conftest import wait_for as wait
 
 pytestmark = pytest.mark.skipif(TMUX is None, reason="needs tmux")
 NNLAB = str(Path(sys.executable).with_name("nnlab"))
@@ -22,17 +22,6 @@ NNLAB = str(Path(sys.executable).with_name("nnlab"))
 def the_run(runs_dir: Path) -> Path | None:
     folders = [p for p in runs_dir.iterdir() if not p.name.startswith(".")] if runs_dir.exists() else []
     return folders[0] if len(folders) == 1 and (folders[0] / "run.json").exists() else None
-
-
-def wait(predicate, timeout: float = 120.0, what: str = "condition"):
-    end = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def start_from_the_lab(tmux: Tmux, epochs: int) -> None:
