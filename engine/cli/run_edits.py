@@ -20,30 +20,28 @@ def _runs(args: argparse.Namespace, refs: list[str]) -> list:
     return records
 
 
-def cmd_tag(args: argparse.Namespace) -> int:
+def _retag(args: argparse.Namespace, verb: str, add: bool) -> int:
+    """`runs tag|untag RUN... TAG`: the tag added to (or removed from) each run, each run.json rewritten only
+    when its tags change."""
     if len(args.words) < 2:
-        raise ConfigError("runs tag needs RUN... TAG (allowed: one or more runs, then the tag)")
+        raise ConfigError(f"runs {verb} needs RUN... TAG (allowed: one or more runs, then the tag)")
     *refs, tag = args.words
     tag = clean_tag(tag)
     for record in _runs(args, refs):
-        tags = list(record.tags)
-        if tag not in tags:
-            update_record(record.run_dir, tags=tags + [tag])
-        print(f"{record.id}: tags {', '.join(tags + [tag] if tag not in tags else tags)}")
-    return EXIT_OK
-
-
-def cmd_untag(args: argparse.Namespace) -> int:
-    if len(args.words) < 2:
-        raise ConfigError("runs untag needs RUN... TAG (allowed: one or more runs, then the tag)")
-    *refs, tag = args.words
-    tag = clean_tag(tag)
-    for record in _runs(args, refs):
-        tags = [t for t in record.tags if t != tag]
-        if len(tags) != len(record.tags):
+        kept = [t for t in record.tags if t != tag]
+        tags = list(record.tags) + ([] if tag in record.tags else [tag]) if add else kept
+        if tags != list(record.tags):
             update_record(record.run_dir, tags=tags)
         print(f"{record.id}: tags {', '.join(tags) if tags else '(none)'}")
     return EXIT_OK
+
+
+def cmd_tag(args: argparse.Namespace) -> int:
+    return _retag(args, "tag", add=True)
+
+
+def cmd_untag(args: argparse.Namespace) -> int:
+    return _retag(args, "untag", add=False)
 
 
 def cmd_rename(args: argparse.Namespace) -> int:
