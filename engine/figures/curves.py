@@ -116,14 +116,22 @@ def draw_curves(runs: Sequence[LoadedRun], metric: str | None = None, x: str = "
         ax.set_title(AXIS_LABEL.get(panel, panel) if panel in AXIS_LABEL else panel)
         ax.legend(handles=run_handles(labels, metric_columns(panel)), fontsize=8, title=legend_title(configs),
                   title_fontsize=8)
-    fig.suptitle(title or _title(runs))
+    fig.suptitle((title or _title(runs, labels)) + (
+        f"\nsmoothed: EMA weight {smooth:g} (bold), raw values faded" if smooth > 0 else ""))
     return fig
 
 
-def _title(runs: Sequence[LoadedRun]) -> str:
+def _title(runs: Sequence[LoadedRun], labels: Sequence[str]) -> str:
+    """What is drawn: the run, or the stages and the runs' labels. (draw_curves adds the EMA weight when
+    the curves are smoothed: a smoothed figure never passes for the raw numbers.)"""
     if len(runs) == 1:
-        return runs[0].record.name if runs[0].record.has_name else runs[0].record.id
-    return f"{len(runs)} runs"
+        head = runs[0].record.name if runs[0].record.has_name else runs[0].record.id
+    else:
+        stages = sorted({str(r.record.stage) for r in runs})
+        head = f"{', '.join(stages)}: {len(runs)} runs, " + " vs ".join(labels)
+        if len(head) > 110:
+            head = f"{', '.join(stages)}: {len(runs)} runs (see the legend)"
+    return head
 
 
 def default_figure_dir(runs_dir: str | os.PathLike) -> Path:

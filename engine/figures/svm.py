@@ -1,6 +1,6 @@
 """SVM decision regions on circles (the report's figs. 8-9): the predicted class over the course grid,
-the decision function's 0 level (the boundary) and its -1 and +1 levels (the margins, dashed), the
-training points, and the support vectors circled.
+the decision function's 0 level (the boundary) and its -1 and +1 levels (the margins, dashed) where they fall in
+the square, the training points, and the support vectors circled.
 
 The support vectors are the artifact's `support` (indices into the training points) when the run saved
 them; otherwise they are the training points on or inside the margin, y f(x) <= 1, with f read from the
@@ -44,6 +44,29 @@ def support_vectors(regions: dict[str, Any], train: np.ndarray) -> tuple[np.ndar
     return train[sign * f <= 1.0], False
 
 
+def contour_lines(ax: Any, ticks: np.ndarray, decision: np.ndarray) -> str:
+    """Draw the decision function's 0 level (solid) and its -1 and +1 levels (dashed) where they fall in the
+    plotted square; return the caption that says which of them are drawn. A linear SVM on circles has
+    |f| < 1 everywhere in the square: its margins lie outside, and the caption says so with f's range."""
+    if decision.ndim != 2 or decision.size == 0:
+        return "decision function not saved"
+    lo, hi = float(decision.min()), float(decision.max())
+    drawn = [level for level in (-1.0, 0.0, 1.0) if lo < level < hi]
+    if drawn:
+        ax.contour(ticks, ticks, decision, levels=drawn, colors="black",
+                   linestyles=["-" if level == 0 else "--" for level in drawn],
+                   linewidths=[1.4 if level == 0 else 0.9 for level in drawn])
+    parts = ["boundary f=0 (solid)" if 0.0 in drawn else "no boundary f=0 in this square"]
+    margins = [level for level in drawn if level != 0]
+    if len(margins) == 2:
+        parts.append("margins f=±1 (dashed)")
+    elif margins:
+        parts.append(f"margin f={margins[0]:+g} (dashed); f={-margins[0]:+g} lies outside")
+    else:
+        parts.append(f"margins f=±1 lie outside (f from {lo:.2f} to {hi:.2f} here)")
+    return ", ".join(parts)
+
+
 def draw_svm(run: LoadedRun, artifacts: dict[str, dict[str, Any]]) -> Figure:
     regions = artifacts.get("regions")
     if not regions or not isinstance(regions.get("prob"), list):
@@ -55,9 +78,7 @@ def draw_svm(run: LoadedRun, artifacts: dict[str, dict[str, Any]]) -> Figure:
     ax = fig.subplots()
     ax.contourf(ticks, ticks, cls, levels=[-0.5, 0.5, 1.5], colors=REGION_COLOURS)
     decision = np.asarray(regions.get("decision") or [], dtype=float)
-    if decision.ndim == 2:
-        ax.contour(ticks, ticks, decision, levels=[-1.0, 0.0, 1.0], colors="black",
-                   linestyles=["--", "-", "--"], linewidths=[0.9, 1.4, 0.9])
+    lines = contour_lines(ax, ticks, decision)
     points = artifacts.get("points") or {}
     draw_points(ax, points, size=14)
     train = np.asarray(points.get("train") or [], dtype=float).reshape(-1, 3)
@@ -68,6 +89,8 @@ def draw_svm(run: LoadedRun, artifacts: dict[str, dict[str, Any]]) -> Figure:
     ax.set_xlim(ticks[0], ticks[-1])
     ax.set_ylim(ticks[0], ticks[-1])
     ax.set_aspect("equal")
+    ax.set_xlabel("x1")
+    ax.set_ylabel("x2")
     ax.legend(fontsize=7, loc="upper right")
     c = run.config
     kernel = c.get("kernel", "?")
@@ -75,5 +98,5 @@ def draw_svm(run: LoadedRun, artifacts: dict[str, dict[str, Any]]) -> Figure:
     details = f"C={c.get('C')}" + (f", gamma={c.get('gamma')}" if kernel in ("rbf", "poly") else "") \
         + (f", degree={c.get('degree')}" if kernel == "poly" else "")
     ax.set_title(f"SVM kernel={kernel} ({details}): train {pct(last.get('train_acc'))}, "
-                 f"test {pct(last.get('test_acc'))}\nboundary f=0 (solid), margins f=±1 (dashed)", fontsize=9)
+                 f"test {pct(last.get('test_acc'))}\n{lines}", fontsize=9)
     return fig

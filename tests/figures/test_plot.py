@@ -11,7 +11,7 @@ from engine.figures.save import DPI, save_figure
 from engine.figures.style import colour
 from engine.store import load_run, read_metrics
 from tests.conftest import run_cli
-from tests.figures.conftest import PNG_SIGNATURE
+from tests.figures.conftest import PNG_SIGNATURE, make_run
 
 
 def plot(store, *args: str):
@@ -199,3 +199,40 @@ def test_legend_labels_name_only_what_differs():
     twins = [resolve_config("circles-nn"), resolve_config("circles-nn")]
     assert run_labels(twins, ids[:2]) == ["0000", "0001"]  # nothing differs: the short ids
     assert run_labels(same_stage * 2, ids) == ["lr=0.1 (0000)", "lr=0.3 (0001)", "lr=0.1 (0002)", "lr=0.3 (0003)"]
+
+
+def _contour_levels(ax):
+    """The levels of every contour line set drawn on ax (filled regions excluded)."""
+    from matplotlib.contour import ContourSet
+    return sorted(float(v) for c in ax.get_children() if isinstance(c, ContourSet) and not c.filled
+                  for v in c.levels)
+
+
+def test_svm_figure_draws_the_margins_its_title_names(store, tmp_path):
+    """RBF: the 0 level and both margins are drawn, and the title says so. Linear on circles: |f| < 1 in the
+    whole square, so no margin can be drawn; the title says they lie outside, with f's range. Axes labelled."""
+    from engine.figures.svm import draw_svm
+    from engine.store import read_artifacts
+
+    runs, ids = store
+    rbf = draw_svm(load_run(runs / ids["svm"]), read_artifacts(runs / ids["svm"])).axes[0]
+    assert _contour_levels(rbf) == [-1.0, 0.0, 1.0]
+    assert "margins f=±1 (dashed)" in rbf.get_title() and "lie outside" not in rbf.get_title()
+    assert (rbf.get_xlabel(), rbf.get_ylabel()) == ("x1", "x2")
+    linear_id = make_run(tmp_path / "runs", "circles-svm", kernel="linear")
+    linear_dir = tmp_path / "runs" / linear_id
+    ax = draw_svm(load_run(linear_dir), read_artifacts(linear_dir)).axes[0]
+    assert _contour_levels(ax) == [0.0]
+    assert "margins f=±1 lie outside (f from -" in ax.get_title()
+
+
+def test_compare_figure_title_names_the_runs_and_the_smoothing(store):
+    """Two runs: the stage and what differs, not just "2 runs"; with smoothing, the EMA weight is said."""
+    from engine.figures.curves import draw_curves
+
+    runs, ids = store
+    pair = [load_run(runs / ids[k]) for k in ("sweep_a", "sweep_b")]
+    raw = draw_curves(pair, metric="test_acc")._suptitle.get_text()
+    assert raw == "circles-optim: 2 runs, lr=0.1 vs lr=0.3"
+    smoothed = draw_curves(pair, metric="test_acc", smooth=0.6)._suptitle.get_text()
+    assert smoothed.splitlines() == [raw, "smoothed: EMA weight 0.6 (bold), raw values faded"]
