@@ -34,17 +34,27 @@ WIDE_COLUMNS = (("mark", "", 1), ("stage", "stage", 16), ("name", "name", None),
                 ("date", "date (UTC)", 16), ("tags", "tags", 24))
 RIGHT = ("best", "last", "epochs", "time")
 NAME_MIN, NAME_MAX = 8, 30
+NAME_WANTED = 24  # what tells runs apart ("#3b1a lr=0.05 epochs=40"): below this, columns are dropped
+DROP_ORDER = ("last", "date", "epochs", "best")  # the first dropped first (best is kept over last)
 Columns = tuple[tuple[str, str, int], ...]
 
 
 def table_columns(width: int) -> Columns:
     """The columns for a table `width` cells wide (one space between columns): the name takes what is
     left (within NAME_MIN..NAME_MAX; when wide it leaves the tags at least 12); a vertical scrollbar
-    (2 cells) is kept free."""
+    (2 cells) is kept free. On a narrow table, while the name would get fewer than NAME_WANTED cells,
+    columns are dropped in DROP_ORDER: at 80 columns the name, what tells the runs apart, gets 30."""
     wide = width >= WIDE
     spec = WIDE_COLUMNS if wide else NARROW_COLUMNS
-    fixed = sum(w for k, _, w in spec if w and k != "tags") + len(spec) - 1 + 2
-    avail = width - fixed
+
+    def room(columns: Sequence[tuple[str, str, int | None]]) -> int:
+        return width - sum(w for k, _, w in columns if w and k != "tags") - (len(columns) - 1) - 2
+
+    for key in () if wide else DROP_ORDER:
+        if room(spec) >= NAME_WANTED:
+            break
+        spec = tuple(c for c in spec if c[0] != key)
+    avail = room(spec)
     name = max(NAME_MIN, min(NAME_MAX, avail - 12 if wide else avail))
     tags = max(8, avail - name)
     return tuple((key, label, tags if key == "tags" else w or name) for key, label, w in spec)
