@@ -110,3 +110,31 @@ def test_a_dialog_over_a_screen_leaves_the_focus_where_the_user_typed(runs_dir):
             assert app.focused is field
 
     asyncio.run(main())
+
+
+def test_a_burst_of_down_keys_scrolls_help_one_line_per_key(runs_dir):
+    """Ten `down` keys posted in one burst (a held key, a slow SSH link) scrolled help by one line: each
+    deferred scroll read the position before any had run. Each key moves one line now; pgdn one page."""
+
+    async def main():
+        app = make_app(runs_dir)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: app.screen.form_ready, what="Lab")
+            await pilot.press("question_mark")
+            await wait_for(pilot, lambda: screen_name(app) == "HelpScreen", what="help")
+            scroll = app.screen.query_one("#help")
+            await wait_for(pilot, lambda: scroll.max_scroll_y > 30, what="help laid out")
+            for _ in range(10):
+                app.post_message(events.Key("down", None))
+            await wait_for(pilot, lambda: scroll.scroll_y >= 10, 10, "ten lines scrolled")
+            page = scroll.scrollable_content_region.height
+            for _ in range(2):
+                app.post_message(events.Key("pagedown", None))
+            await wait_for(pilot, lambda: scroll.scroll_y >= min(10 + 2 * page, scroll.max_scroll_y), 10,
+                           "two pages scrolled")
+            for _ in range(3):
+                app.post_message(events.Key("up", None))
+            await wait_for(pilot, lambda: scroll.scroll_y == min(10 + 2 * page, scroll.max_scroll_y) - 3, 10,
+                           "three lines back")
+
+    asyncio.run(main())

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from rich.table import Table
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from tui.keymap import HELP, SECTIONS, key_names
+from tui.widgets.key_scroll import KeyScroll
 
 ABOUT = ("esc, q or ? closes this help; up/down/pgup/pgdn scroll it.\n"
          "nnlab: the RDFIA neural-network practical in a terminal. Keyboard only; works over SSH from 80x24.\n"
@@ -39,7 +39,7 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = HELP
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="help"):
+        with KeyScroll(id="help"):
             yield Static(ABOUT, markup=False)
             yield Static(help_table())
         yield Footer(compact=True)  # shows "esc Close" (the screen below keeps its own footer)

@@ -14,7 +14,7 @@ from rich.console import Group
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Footer, Header, Input, OptionList, RadioButton, RadioSet, Static
 from textual.widgets.option_list import Option
@@ -26,6 +26,7 @@ from engine.precheck import precheck
 from engine.stages import STAGES, Stage, resolve_config
 from tui.keymap import LAB
 from tui.screens.home_focus import HomeFocusScreen
+from tui.widgets.key_scroll import KeyScroll
 
 PARTS = {"2-ab": "2-ab  the MLP", "2-cd": "2-cd  CNN, CIFAR-10"}
 
@@ -103,7 +104,7 @@ class LabScreen(HomeFocusScreen):
                         options.append(Option(f"  {s.id}", id=s.id))
             yield OptionList(*options, id="stages")
             with Vertical(id="lab-detail"):
-                with VerticalScroll(id="lab-scroll"):
+                with KeyScroll(id="lab-scroll"):
                     yield Static(f"{stage.id}  ({stage.part})  {stage.title}", id="stage-title", markup=False)
                     yield Static(teaches_renderable(stage.teaches), id="teaches")
                     values = dict(stage.defaults)

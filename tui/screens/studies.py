@@ -14,13 +14,13 @@ from typing import Any, Callable
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Static
 
 from engine.config import ConfigError
 from tui.keymap import STUDIES
 from tui.screens.home_focus import HomeFocusScreen
+from tui.widgets.key_scroll import KeyScroll
 from tui.widgets.study_format import (
     metric_text,
     param_keys,
@@ -90,7 +90,7 @@ class StudiesScreen(HomeFocusScreen):
         yield Static(id="studies-bar", markup=False)
         yield TrialsTable(id="studies-table")
         yield StudyPlot(id="studies-view")
-        with VerticalScroll(id="studies-message"):  # focusable: a long error scrolls, and the keys still work
+        with KeyScroll(id="studies-message"):  # focusable: a long error scrolls, and the keys still work
             yield Static(id="studies-message-text", markup=False)
         yield Footer(compact=True)
 

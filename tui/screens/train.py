@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Header, Static
 
@@ -27,6 +27,7 @@ from tui.run_state import RunState
 from tui.widgets.boundary import BoundaryView
 from tui.widgets.confusion import ConfusionView
 from tui.widgets.curves import CurvePlot, Series
+from tui.widgets.key_scroll import KeyScroll
 from tui.widgets.model_summary import SummaryView
 from tui.widgets.resources import ResourceLine
 from tui.widgets.samples import SamplesView
@@ -91,11 +92,11 @@ class TrainScreen(Screen):
                 yield Static(id="panel-title", markup=False)
                 with ContentSwitcher(id="panel", initial="boundary"):
                     yield BoundaryView(id="boundary")
-                    with VerticalScroll(id="samples"):
+                    with KeyScroll(id="samples"):
                         yield SamplesView(id="samples-view")
-                    with VerticalScroll(id="confusion"):
+                    with KeyScroll(id="confusion"):
                         yield ConfusionView(id="confusion-view")
-                    with VerticalScroll(id="summary"):
+                    with KeyScroll(id="summary"):
                         yield SummaryView(id="summary-view")
                 yield ResourceLine(id="resources")
         yield Footer(compact=True)
