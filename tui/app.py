@@ -14,6 +14,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -33,6 +34,7 @@ from engine.store.follow import RunFollower
 from tui.commands import nnlab_commands
 from tui.input_order import KeyOrder
 from tui.keymap import APP
+from tui.quit_driver import driver_for
 from tui.run_state import RunState
 from tui.screens.compare import CompareScreen
 from tui.screens.help import HelpScreen
@@ -58,8 +60,11 @@ class NNLabApp(KeyOrder, App[int]):
     THEMES_CYCLE = ("textual-dark", "textual-light", "ansi-dark", "ansi-light", "nord", "gruvbox", "monokai")
 
     def __init__(self, runs_dir: str = "saved_runs", data_dir: str = "datasets",
-                 clock: Callable[[], float] = time.monotonic, storage: str | None = None) -> None:
-        super().__init__()
+                 clock: Callable[[], float] = time.monotonic, storage: str | None = None,
+                 ends_process: bool = False) -> None:
+        """ends_process: the process ends when the app does (tui.launch); quitting then skips the wait for
+        Textual's input reader (tui.quit_driver)."""
+        super().__init__(driver_class=driver_for(self.get_driver_class()) if ends_process else None)
         keep_freed_memory()  # as `nnlab` does first (an app made elsewhere trains with the same allocator)
         self.runs_dir = str(runs_dir)
         self.data_dir = str(data_dir)
@@ -79,6 +84,8 @@ class NNLabApp(KeyOrder, App[int]):
         self._follower: RunFollower | None = None  # None until that run's folder exists
         self.exit_note = ""  # printed on the terminal once the app has ended (runs left training)
         self._probe_child: subprocess.Popen[str] | None = None  # the device probe, while it runs
+        self._probe_lock = threading.Lock()
+        self._probe_ended = False  # set at the app's end: no probe starts after it
         theme = os.environ.get("NNLAB_THEME")
         if theme:
             self.theme = theme
@@ -208,9 +215,13 @@ class NNLabApp(KeyOrder, App[int]):
         the UI (the first run imports it in its worker thread instead)."""
         devices: dict[str, Any] = {"auto": True, "cpu": True, "cuda": False, "mps": False}
         try:
-            with subprocess.Popen([sys.executable, "-m", "engine.devices"], stdout=subprocess.PIPE,
-                                  stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True) as child:
+            with self._probe_lock:  # a quit that came first wins: no child is started after it
+                if self._probe_ended:
+                    return
+                child = subprocess.Popen([sys.executable, "-m", "engine.devices"], stdout=subprocess.PIPE,
+                                         stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True)
                 self._probe_child = child  # the app's end kills it: quitting never waits for torch's import
+            with child:
                 out, _ = child.communicate(timeout=120)
             devices.update(json.loads(out.strip().splitlines()[-1]))
         except (OSError, ValueError, IndexError, subprocess.SubprocessError):
@@ -222,7 +233,12 @@ class NNLabApp(KeyOrder, App[int]):
             self.call_from_thread(self._devices_probed, {k: bool(v) for k, v in devices.items()}, gpus)
 
     def _kill_probe(self) -> None:
-        child = self._probe_child
+        """At the app's end: kill the device probe, or keep it from starting. Its thread is a Textual worker,
+        which the end of App.run waits for: a probe started just after the quit (its thread late on a busy
+        machine) kept nnlab waiting for torch's import, up to the probe's 120 s."""
+        with self._probe_lock:
+            self._probe_ended = True
+            child = self._probe_child
         if child is not None and child.poll() is None:
             try:
                 child.kill()
