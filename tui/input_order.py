@@ -1,56 +1,83 @@
-"""Keys keep their order in a text field when several arrive in one read (fast typing over a slow link).
+"""Keys take effect in the order they were typed, however fast they come (a paste of keys, a held key, fast
+typing over a slow link), focus moves included.
 
-Textual hands a key to the focused Input as a message in the Input's queue. The Input inserts a printable
-character there at once, but a key it binds (cursor keys, Home/End, Backspace, Delete, ...) goes on: the
-Key message bubbles up, one queue after another, to the App, which only then runs the Input's binding. When
-`End`, `Left` and `5` arrive in one read, the `5` is inserted while `End` and `Left` are still bubbling, so
-the edit lands at the old cursor position (textual 8.2: Input._on_key, MessagePump._on_message, App._on_key).
+Where Textual loses the order (textual 8.2: App.on_event, MessagePump._on_message, App._on_key): the App
+hands each key to the focused widget by posting it to that widget's queue, and goes on to the next key at
+once. A key the widget does not consume bubbles up, one queue after another, to the App, which only then runs
+its binding. So in the burst `End Backspace Tab 5`, Tab's binding (focus the next field) runs after `5` was
+already handed to the first field, and End's binding (cursor to the end) after a character typed behind it
+was inserted at the old cursor position.
 
-KeyOrder (a mixin for the App, before App in its bases) sends such a key to the focused Input as a callback
-in the Input's own queue, where it runs the same binding resolution the App would (App._check_bindings, then
-the App's key_ methods) in order with the characters around it. Only keys bound on the focused Input itself
-take this path (the Input would resolve them first anyway), never a key with a priority binding.
+KeyOrder (a mixin for the App, before App in its bases) keeps one key in flight: it hands a key over as
+Textual does, then sends a barrier after it along the same path (the target's queue, then each parent's, up
+to the App). Queues are first in, first out, so when the barrier reaches the App the key has been handled
+everywhere it goes, its binding included; only then is the next key handed over, to whatever has the focus
+then. Keys that come in the meantime wait in order (and so does a paste). A barrier that cannot be passed on (a widget removed
+while the key was in flight) goes straight to the App; a watchdog releases the next key if a barrier is
+ever lost, so no key waits more than WATCHDOG_S.
 """
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 from textual import events
-from textual._dispatch_key import dispatch_key
 from textual.app import App
-from textual.widgets import Input
+from textual.dom import DOMNode
+from textual.message_pump import MessagePump
+
+WATCHDOG_S = 1.0
 
 
 class KeyOrder:
-    """App mixin: a key bound on the focused Input runs in the Input's queue, in order with typed text."""
+    """App mixin: a key is handed to the focused widget only once the key before it has been handled."""
+
+    _waiting_keys: deque[events.Key | events.Paste]
+    _key_in_flight: int = 0  # the serial number of the key in flight, 0 when none
 
     async def on_event(self, event: events.Event) -> None:
-        app: Any = self
-        if isinstance(event, events.Key) and not event.is_forwarded and isinstance(app, App):
-            focused = app.focused
-            if isinstance(focused, Input) and not event.is_printable and _bound_on(app, focused, event.key):
-                app.app_focus = True
-                try:
-                    app.screen._clear_tooltip()
-                except Exception:  # noqa: BLE001 - no screen yet: nothing to clear
-                    pass
-                focused.call_later(_run_key, app, focused, event)
+        if isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded and isinstance(self, App):
+            if not hasattr(self, "_waiting_keys"):
+                self._waiting_keys = deque()
+            if self._key_in_flight or self._waiting_keys:
+                self._waiting_keys.append(event)
                 return
+            await self._hand_over(event)
+            return
         await super().on_event(event)  # type: ignore[misc]
 
+    async def _hand_over(self, event: events.Key | events.Paste) -> None:
+        """Textual's own handling of the key (priority bindings, then the focused widget), then a barrier
+        after it when it was handed to a widget."""
+        app: Any = self
+        try:
+            target: MessagePump | None = app.focused or app.screen
+        except Exception:  # noqa: BLE001 - no screen yet: Textual's own handling decides
+            target = None
+        await super().on_event(event)  # type: ignore[misc]
+        if not event.is_forwarded or target is None:  # a priority binding took it (or nothing could)
+            return
+        serial = self._key_in_flight = self._next_serial()
+        app.set_timer(WATCHDOG_S, lambda: self._key_done(serial))
+        if not target.call_later(self._pass_barrier, target, serial):
+            app.call_later(self._key_done, serial)
 
-def _bound_on(app: App[Any], focused: Input, key: str) -> bool:
-    """True when `key` has a binding on the focused Input itself and no priority binding anywhere."""
-    chain = app.screen._modal_binding_chain
-    for _node, bindings in chain:
-        if any(b.priority for b in bindings.key_to_bindings.get(key, ())):
-            return False
-    return bool(chain) and chain[0][0] is focused and bool(chain[0][1].key_to_bindings.get(key))
+    def _next_serial(self) -> int:
+        self._serial = getattr(self, "_serial", 0) + 1
+        return self._serial
 
+    def _pass_barrier(self, node: MessagePump, serial: int) -> None:
+        """Runs in `node`'s queue, after the key: pass the barrier to the node the key bubbles to next."""
+        parent = node._parent if isinstance(node, DOMNode) else None
+        if parent is None or parent is self or not isinstance(parent, MessagePump) \
+                or not parent.call_later(self._pass_barrier, parent, serial):
+            app: Any = self
+            app.call_later(self._key_done, serial)
 
-async def _run_key(app: App[Any], focused: Input, event: events.Key) -> None:
-    """What the App does with a key that bubbled up to it, run now in the Input's queue."""
-    if focused.is_mounted:
-        focused._restart_blink()
-    if not await app._check_bindings(event.key):
-        await dispatch_key(app, event)
+    async def _key_done(self, serial: int) -> None:
+        """The key `serial` has been handled (or its watchdog fired): hand over the next waiting key."""
+        if serial != self._key_in_flight:
+            return  # already released (the barrier arrived, and then the watchdog)
+        self._key_in_flight = 0
+        while self._waiting_keys and not self._key_in_flight:
+            await self._hand_over(self._waiting_keys.popleft())
