@@ -25,13 +25,17 @@ NNLAB = str(Path(sys.executable).with_name("nnlab"))
 def once(tmp: Path, i: int, after: float) -> float:
     """Seconds from ctrl+q, sent `after` s past the first paint, to the shell's next command."""
     paint, ended = tmp / f"paint{after}-{i}.json", tmp / f"ended{after}-{i}"
-    session = f"nnlab-quit-{os.getpid()}-{i}"
+    session = f"nnlab-quit-{os.getpid()}-{after}-{i}".replace(".", "_")
     env = f"NNLAB_FIRST_PAINT_FILE={paint} NNLAB_RUNS_DIR={tmp / 'runs'}"
     tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24", "bash --norc")
+    time.sleep(0.3)  # the shell is ready before the command is typed
     try:
         tmux("send-keys", "-t", session, f"cd {ROOT} && env {env} {NNLAB}; date +%s.%N > {ended}", "Enter")
         end = time.time() + 60
-        while not (paint.exists() and paint.stat().st_size) and time.time() < end:
+        while not (paint.exists() and paint.stat().st_size):
+            if time.time() > end:
+                raise SystemExit(f"nnlab did not paint in 60 s; the terminal shows:\n"
+                                 f"{tmux('capture-pane', '-p', '-t', session)}")
             time.sleep(0.005)
         time.sleep(after)
         sent = time.time()
