@@ -107,8 +107,7 @@ def test_real_terminal_run_and_every_screen(terminal, runs_dir, tmp_path):
     # (the UI itself is drawn on stderr: a traceback would show in the pane once the app ended)
     tmux = Tmux(tmp_path, env, f"{NNLAB} --runs-dir {runs_dir} --data-dir {tmp_path}; echo $? > {done}")
     try:
-        tmux.wait_for("circles-manual")  # the Lab screen
-        time.sleep(1.0)  # the value fields are built just after the first paint
+        tmux.wait_for("batch_size")  # the Lab screen, its value fields built (just after the first paint)
         tmux.send("C-r")  # start the stage shown (circles-manual, 150 epochs)
         tmux.wait_for("FINISHED", timeout=120)
         # each screen's own title (the footer names other screens too: "c Compare" is on History)
@@ -116,10 +115,11 @@ def test_real_terminal_run_and_every_screen(terminal, runs_dir, tmp_path):
             tmux.send(key)
             tmux.wait_for(text)
         tmux.send("Escape")
+        tmux.wait_for_gone("everywhere")  # help closed
         tmux.send("C-p")
-        time.sleep(0.5)
+        tmux.wait_for("Search for commands")
         tmux.send("Escape")
-        time.sleep(0.3)
+        tmux.wait_for_gone("Search for commands")
         tmux.send("C-q")
         end = time.monotonic() + 30
         while not done.exists() and time.monotonic() < end:

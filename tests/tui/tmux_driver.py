@@ -57,5 +57,15 @@ class Tmux:
                 raise AssertionError(f"waited for {text!r}; the terminal shows:\n{shown}")
             time.sleep(0.2)
 
+    def wait_for_gone(self, text: str, timeout: float = 90.0) -> str:
+        end = time.monotonic() + timeout
+        while True:
+            shown = self.screen()
+            if text not in shown:
+                return shown
+            if time.monotonic() > end:
+                raise AssertionError(f"waited for {text!r} to go; the terminal shows:\n{shown}")
+            time.sleep(0.2)
+
     def close(self) -> None:
         self.run("kill-server")
