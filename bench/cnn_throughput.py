@@ -1,5 +1,6 @@
-"""Training throughput of the lab CNN at batch 128 on CIFAR-shaped random uint8 data, three ways,
-in one process:
+"""Training throughput of the lab CNN at batch 128 on random uint8 data shaped as the chosen data set's
+(--dataset cifar10: 32x32 colour; mnist or fashion-mnist: 28x28 grey, made 32x32x3 by the loader's own
+engine.data.mnist.lab_images; crop-flip flips fashion-mnist, only crops mnist), three ways, in one process:
 
   a  a bare loop over float tensors already cropped to 28x28 (the model work, no data work);
      also a_cl: the same loop in channels_last, for reference
@@ -15,6 +16,7 @@ Also the engine's training GFLOP/s (3x the summary's forward FLOPs per image) ag
 torch.mm timed here. The last line is one JSON object.
 
     python bench/cnn_throughput.py [--rounds N] [--chunk N] [--device cpu|cuda|auto]
+                                   [--dataset cifar10|mnist|fashion-mnist]
 
 On CUDA every method runs the same model step as the engine (bf16 autocast, channels_last for a_cl
 and b), so the ratios measure the data path; use a larger --chunk there (e.g. 100).
@@ -38,6 +40,7 @@ from engine.cnn.runner import build_from_data  # noqa: E402
 from engine.cnn.summary import summarize  # noqa: E402
 from engine.data import Dataset  # noqa: E402
 from engine.data.dataset import numbered  # noqa: E402
+from engine.data.mnist import IDX_SETS, lab_images  # noqa: E402
 from engine.devices import resolve_device  # noqa: E402
 from engine.stages import resolve_config  # noqa: E402
 
@@ -57,9 +60,13 @@ def autocast():
     return torch.autocast("cuda", dtype=torch.bfloat16, enabled=DEVICE.type == "cuda")
 
 
-def fake_cifar(n: int, seed: int = 0):
+def fake_images(n: int, dataset: str = "cifar10", seed: int = 0):
+    """Random images as the loader of `dataset` hands them to the engine (uint8 N x 3 x 32 x 32)."""
     g = torch.Generator().manual_seed(seed)
-    x = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g)
+    if dataset == "cifar10":
+        x = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g)
+    else:
+        x = lab_images(torch.randint(0, 256, (n, 28, 28), dtype=torch.uint8, generator=g))
     return x, torch.randint(0, 10, (n,), generator=g)
 
 
@@ -100,10 +107,10 @@ class Engine:
     """b: engine.cnn.runner (cifar-augment) on uint8 images; one epoch is one chunk, timed whole
     (the epoch's shuffle/augmentation draw and its one metrics read included)."""
 
-    def __init__(self, x_u8, y, chunk: int):
+    def __init__(self, x_u8, y, chunk: int, mirror_ok: bool = True):
         config = resolve_config("cifar-augment", {"device": DEVICE.type, "lr": LR})
         n = chunk * BATCH
-        data = Dataset("random", x_u8[:n], y[:n], x_u8[:1000], y[:1000], numbered(10))
+        data = Dataset("random", x_u8[:n], y[:n], x_u8[:1000], y[:1000], numbered(10), mirror_ok=mirror_ok)
         self.runner = build_from_data(config, data, DEVICE.type)
         self.epoch = 0
 
@@ -184,14 +191,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=8, help="timed rounds (each method once per round)")
     parser.add_argument("--chunk", type=int, default=10, help="batches per timed chunk")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    parser.add_argument("--dataset", default="cifar10", choices=("cifar10", "mnist", "fashion-mnist"))
     args = parser.parse_args()
     global DEVICE
     DEVICE = torch.device(resolve_device(args.device))
     if DEVICE.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    x, y = fake_cifar(POOL * BATCH)
+    x, y = fake_images(POOL * BATCH, args.dataset)
+    mirror_ok = IDX_SETS[args.dataset].mirror_ok if args.dataset in IDX_SETS else True
     methods = {"a": Bare(x, y, channels_last=False), "a_cl": Bare(x, y, channels_last=True),
-               "b": Engine(x, y, args.chunk), "c": Torchvision(x, y)}
+               "b": Engine(x, y, args.chunk, mirror_ok), "c": Torchvision(x, y)}
     rates: dict[str, list[float]] = {k: [] for k in methods}
     for r in range(args.rounds + 1):  # round 0 warms up
         order = list(methods) if r % 2 else list(reversed(methods))
@@ -207,7 +216,8 @@ def main() -> None:
     flops_per_img = 3 * summarize({"augment": "crop-flip"})["forward_flops"]
     engine_gflops = best["b"] * flops_per_img / 1e9
     peak = mm_gflops()
-    print(f"device {DEVICE}, threads {torch.get_num_threads()}, batch {BATCH}, {args.rounds} rounds of {args.chunk} batches; "
+    print(f"{args.dataset}: device {DEVICE}, threads {torch.get_num_threads()}, batch {BATCH}, "
+          f"{args.rounds} rounds of {args.chunk} batches; "
           f"best (median) img/s")
     print(f"a  bare loop, pre-cropped float (NCHW):  {best['a']:,.0f} ({median['a']:,.0f})")
     print(f"a' bare loop, channels_last:             {best['a_cl']:,.0f} ({median['a_cl']:,.0f})")
@@ -215,7 +225,7 @@ def main() -> None:
     print(f"c  torchvision PIL + DataLoader(2):      {best['c']:,.0f} ({median['c']:,.0f})")
     print(f"engine {engine_gflops:.1f} GFLOP/s ({flops_per_img / 1e6:.0f} MFLOP per image) vs mm {peak:.1f} GFLOP/s")
     print(json.dumps({
-        "a_img_s": round(best["a"], 1), "a_cl_img_s": round(best["a_cl"], 1),
+        "dataset": args.dataset, "a_img_s": round(best["a"], 1), "a_cl_img_s": round(best["a_cl"], 1),
         "b_img_s": round(best["b"], 1), "c_img_s": round(best["c"], 1),
         "b_over_a": round(best["b"] / best["a"], 3), "b_over_a_cl": round(best["b"] / best["a_cl"], 3),
         "b_over_c": round(best["b"] / best["c"], 3),

@@ -29,6 +29,7 @@ class Key:
     high: float | None = None
     high_open: bool = True  # True: value must be < high, else <= high
     choices: tuple[str, ...] = ()
+    mat_ok: bool = True  # kind dataset: a course .mat file is accepted too
 
     def allowed(self) -> str:
         if self.kind in ("int", "float"):
@@ -48,7 +49,7 @@ class Key:
         if self.kind == "augment":
             return "none, or one or more of " + ", ".join(self.choices) + " joined by '+'"
         if self.kind == "dataset":
-            return "one of " + ", ".join(self.choices) + ", or a path to a .mat file"
+            return "one of " + ", ".join(self.choices) + (", or a path to a .mat file" if self.mat_ok else "")
         if self.kind == "svm_gamma":
             return "scale, auto, or a number > 0"
         return "a value"
@@ -95,7 +96,7 @@ class Key:
             text = raw.strip()
             if text.lower() in self.choices:
                 return text.lower()
-            if text.lower().endswith(".mat"):
+            if text.lower().endswith(".mat") and self.mat_ok:
                 return os.path.abspath(os.path.expanduser(text))
             raise self.fail(raw)
         if self.kind == "svm_gamma":
@@ -166,8 +167,8 @@ KEYS: dict[str, Key] = {k.name: k for k in [
     Key("reduction", "choice", "how the loss is reduced over a batch (sum: the course's manual gradients)",
         choices=("mean", "sum")),
     Key("seed", "int", "random seed: init, data order, augmentation", low=0, high=MAX_INT, high_open=False),
-    Key("dataset", "dataset", "circles | mnist | digits | cifar10, or a course .mat file",
-        choices=("circles", "mnist", "digits", "cifar10")),
+    Key("dataset", "dataset", "circles | mnist | fashion-mnist | digits | cifar10, or a course .mat file",
+        choices=("circles", "mnist", "fashion-mnist", "digits", "cifar10")),
     Key("device", "device", "where to train (cuda:N: GPU N; cuda and auto: the least busy GPU)",
         choices=("auto", "cpu", "cuda", "mps")),
     Key("optimizer", "choice", "torch.optim update rule", choices=OPTIMIZERS),

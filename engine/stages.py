@@ -7,7 +7,7 @@ its runner lives (imported lazily, so listing stages never imports torch).
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from engine.cnn.summary import summarize as summarize_cnn
@@ -41,6 +41,13 @@ class Stage:
     runner: str  # "module:function" building the stage runner (engine.runner)
     datasets: tuple[str, ...]  # named datasets accepted (plus .mat paths when mat_ok)
     mat_ok: bool = False
+
+    def __post_init__(self) -> None:
+        """The dataset key of this stage names this stage's data sets (form, `nnlab stages`, messages)."""
+        if "dataset" in self.keys:
+            self.keys["dataset"] = replace(
+                self.keys["dataset"], choices=self.datasets, mat_ok=self.mat_ok,
+                help=" | ".join(self.datasets) + (", or a course .mat file" if self.mat_ok else ""))
 
     def check(self, config: dict[str, Any]) -> None:
         ds = config.get("dataset")
@@ -101,7 +108,7 @@ def _cnn_stage(sid: str, title: str, adds: str, **overrides: Any) -> Stage:
         id=sid, part="2-cd", title=title,
         teaches=f"{adds}\n{cnn_table(defaults)}",
         keys=_pick(*CNN_KEYS), defaults=defaults,
-        runner="engine.cnn.runner:build", datasets=("cifar10", "digits"),
+        runner="engine.cnn.runner:build", datasets=("cifar10", "fashion-mnist", "mnist", "digits"),
     )
 
 
@@ -123,11 +130,11 @@ STAGES: dict[str, Stage] = {s.id: s for s in [
     Stage(
         id="mnist-mlp", part="2-ab", title="The same MLP on MNIST (offline: dataset=digits)",
         teaches=("The circles MLP generalised to n_x = 784 (64 for digits), n_y = 10, trained with "
-                 "torch.optim.\n" + MLP_EQUATIONS),
+                 "torch.optim. dataset=fashion-mnist: the same on 10 classes of clothing.\n" + MLP_EQUATIONS),
         keys=_pick(*MLP_KEYS, *OPTIM_KEYS),
         defaults=dict(MLP_DEFAULTS, **OPTIM_DEFAULTS, epochs=50, hidden=100, batch_size=100, lr=0.03,
                       reduction="mean", dataset="mnist"),
-        runner="engine.mlp.runner:build", datasets=("mnist", "digits"), mat_ok=True,
+        runner="engine.mlp.runner:build", datasets=("mnist", "fashion-mnist", "digits"), mat_ok=True,
     ),
     Stage(
         id="circles-svm", part="2-ab", title="scikit-learn SVM on circles (linear, rbf, poly)",
@@ -166,7 +173,7 @@ def stage_listing() -> list[dict[str, Any]]:
     return [
         {"id": s.id, "part": s.part, "description": s.title, "teaches": s.teaches,
          "keys": {k: {"help": spec.help, "allowed": spec.allowed()} for k, spec in s.keys.items()},
-         "defaults": dict(s.defaults)}
+         "defaults": dict(s.defaults), "datasets": list(s.datasets), "mat_ok": s.mat_ok}
         for s in STAGES.values()
     ]
 

@@ -192,6 +192,8 @@ def build_parser() -> Parser:
     sp = sub.add_parser("reproduce", help="run every experiment of a part of the lab and write its report")
     sp.add_argument("part", choices=["2-ab", "2-cd"])
     sp.add_argument("--quick", action="store_true", help="minutes on a CPU: fewer epochs, digits for absent data")
+    sp.add_argument("--dataset", default=None, help="the data of mnist-mlp (2-ab: mnist, fashion-mnist, digits) "
+                    "or of the CNN stages (2-cd: cifar10, fashion-mnist, mnist, digits)")
     sp.add_argument("-o", "--output", default=None, metavar="DIR")
     sp.add_argument("--format", choices=["md", "html", "latex"], default="md")
     sp.add_argument("--queue", action="store_true", help="queue the experiments still to run, each a detached run "

@@ -1,4 +1,4 @@
-"""`nnlab reproduce 2-ab|2-cd [--quick] [-o DIR] [--queue]`: runs (or reuses) every experiment of that part of
+"""`nnlab reproduce 2-ab|2-cd [--dataset NAME] [--quick] [-o DIR] [--queue]`: runs (or reuses) every experiment of that part of
 the seed report, then writes the report folder (complete or absent) and prints its path; --queue queues the
 experiments still to run on their device instead, and returns. Ctrl-C stops the
 running experiment (kept as interrupted); the finished ones stay and are reused next time (exit 130, no
@@ -20,9 +20,10 @@ DEFAULT_PARENT = "reports"
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    exps = experiments(args.part, args.quick, args.data_dir)  # bad input: before anything runs
+    exps = experiments(args.part, args.quick, args.data_dir, args.dataset)  # bad input: before anything runs
     check_format(args.format)
-    target = Path(args.output) if args.output else Path(DEFAULT_PARENT) / f"reproduce-{args.part}{'-quick' if args.quick else ''}"
+    suffix = (f"-{args.dataset}" if args.dataset else "") + ("-quick" if args.quick else "")
+    target = Path(args.output) if args.output else Path(DEFAULT_PARENT) / f"reproduce-{args.part}{suffix}"
     check_target(target, create_parent=args.output is None)
     check_runs_dir(args.runs_dir)
     if args.queue:
@@ -39,7 +40,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         log(f"nnlab: interrupted: {done} of {sum(len(e.configs) for e in exps)} experiments done and kept; the "
             "same command reuses them")
         return EXIT_INTERRUPTED
-    print(write(target, args.format, exps, args.part, args.quick, time.perf_counter() - started))
+    print(write(target, args.format, exps, args.part, args.quick, time.perf_counter() - started, args.dataset))
     return 0
 
 
@@ -62,7 +63,8 @@ def _queue_all(args: argparse.Namespace, exps: list) -> int:
                                           queue_on=device), device))
     for run_id, device in queued:
         print(f"{run_id}: queued on {device}")
-    again = f"nnlab reproduce {args.part}{' --quick' if args.quick else ''}"
+    again = (f"nnlab reproduce {args.part}{f' --dataset {args.dataset}' if args.dataset else ''}"
+             f"{' --quick' if args.quick else ''}")
     print(f"{len(queued)} of {len(configs)} experiments queued ({len(configs) - len(queued)} already done); "
           f"once they have ended, `{again}` reuses them and writes the report (nnlab runs list shows the queue)")
     return 0

@@ -1,7 +1,8 @@
 """Data sets of the lab. Every loader returns a Dataset:
 
-    load_features(name, data_dir)   circles | digits | mnist | a course .mat path: flat features (MLP, SVM)
-    load_images(name, data_dir)     cifar10 | digits: uint8 32x32 images (CNN)
+    load_features(name, data_dir)   circles | digits | mnist | fashion-mnist | a course .mat path: flat
+                                    features (MLP, SVM)
+    load_images(name, data_dir)     cifar10 | mnist | fashion-mnist | digits: uint8 3x32x32 images (CNN)
 
 Loaders import torch, torchvision, scikit-learn and scipy only when called.
 """
@@ -13,7 +14,7 @@ from engine.data.circles import make_circles
 from engine.data.dataset import Dataset
 from engine.data.digits import load_digits32, load_digits_features
 from engine.data.mat import load_mat
-from engine.data.mnist import load_mnist
+from engine.data.mnist import IDX_SETS, load_mnist, load_mnist_images
 
 __all__ = ["Dataset", "load_features", "load_images"]
 
@@ -24,17 +25,20 @@ def load_features(name: str, data_dir: str) -> Dataset:
         return make_circles()
     if name == "digits":
         return load_digits_features()
-    if name == "mnist":
-        return load_mnist(data_dir)
+    if name in IDX_SETS:
+        return load_mnist(data_dir, name)
     if name.lower().endswith(".mat"):
         return load_mat(name)
-    raise ConfigError(f"invalid value for dataset: {name!r} (allowed: circles, digits, mnist, or a .mat file)")
+    raise ConfigError(f"invalid value for dataset: {name!r} (allowed: circles, digits, mnist, fashion-mnist, "
+                      "or a .mat file)")
 
 
 def load_images(name: str, data_dir: str) -> Dataset:
     """The CNN stages' data set."""
     if name == "cifar10":
         return load_cifar10(data_dir, download=True)
+    if name in IDX_SETS:
+        return load_mnist_images(data_dir, name)
     if name == "digits":
         return load_digits32()
-    raise ConfigError(f"invalid value for dataset: {name!r} (allowed: cifar10, digits)")
+    raise ConfigError(f"invalid value for dataset: {name!r} (allowed: cifar10, mnist, fashion-mnist, digits)")

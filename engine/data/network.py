@@ -14,6 +14,7 @@ PROBE_SECONDS = 2.0
 # Where torchvision downloads from (MNIST.mirrors, CIFAR10.url; a test keeps these equal to torchvision's):
 # written here so that whether any answers is known in a second, before torch is imported.
 DOWNLOAD_URLS = {"mnist": ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
+                 "fashion-mnist": ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
                  "cifar10": ("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",)}
 
 

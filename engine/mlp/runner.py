@@ -168,7 +168,7 @@ class MLPRunner:
     def _confusion(self, epoch: int, pred: torch.Tensor) -> dict[str, Any]:
         k = self.n_classes
         counts = torch.bincount(self.y_test * k + pred, minlength=k * k).reshape(k, k)
-        return {"kind": "confusion", "epoch": epoch, "labels": [str(c) for c in range(k)],
+        return {"kind": "confusion", "epoch": epoch, "labels": list(self.data.classes),
                 "matrix": counts.cpu().tolist()}
 
     def _samples(self, epoch: int, pred: torch.Tensor) -> dict[str, Any]:
@@ -176,7 +176,7 @@ class MLPRunner:
         predicted = pred.cpu().numpy()
         items = [{"index": int(i), "true": int(self.data.y_test[i]), "pred": int(predicted[i]),
                   "image": self.images[i].tolist()} for i in self.sample_index]
-        return {"kind": "samples", "epoch": epoch, "labels": [str(c) for c in range(self.n_classes)],
+        return {"kind": "samples", "epoch": epoch, "labels": list(self.data.classes),
                 "items": items}
 
     # -- resume ---------------------------------------------------------------------

@@ -1,10 +1,12 @@
-"""`nnlab reproduce 2-ab|2-cd [--quick]`: every experiment of the seed report's part, run (or reused: a
+"""`nnlab reproduce 2-ab|2-cd [--dataset NAME] [--quick]`: every experiment of the seed report's part, run (or reused: a
 saved run whose config.json equals the experiment's config, finished or diverged, is not run again) and
 written up as a report with the report's figures and LAB.md's reference numbers beside ours.
 
---quick fits a CPU in minutes: the epochs of QUICK_EPOCHS (circles keep their 150: seconds on a CPU), the 8x8 digits in place of MNIST or
-CIFAR-10 when those are not in the data dir (no download is tried), and CIFAR-10 limited to 10,000 training
-and 2,000 test images when it is there. NNLAB_REPRODUCE_EPOCH_SCALE (a number in (0, 1]) scales every
+--dataset picks the data of mnist-mlp (2-ab: mnist, fashion-mnist, digits) or of the six CNN stages (2-cd:
+cifar10, fashion-mnist, mnist, digits). --quick fits a CPU in minutes: the epochs of QUICK_EPOCHS (circles
+keep their 150: seconds on a CPU), the 8x8 digits in place of MNIST or CIFAR-10 when those are not in the
+data dir and no --dataset is given (no download is tried), and CIFAR-10, MNIST or Fashion-MNIST limited to
+their first 10,000 training and 2,000 test images. NNLAB_REPRODUCE_EPOCH_SCALE (a number in (0, 1]) scales every
 experiment's epochs further down (at least 1), for tests. The report states the data and epochs used.
 A stop (Ctrl-C) ends the running experiment as `interrupted`; the finished ones stay and are reused by the
 next call."""
@@ -38,7 +40,11 @@ PARTS = ("2-ab", "2-cd")
 REUSABLE = ("finished", "diverged")  # a diverged run is a result (lr 0.5), not a failure to redo
 SCALE_ENV = "NNLAB_REPRODUCE_EPOCH_SCALE"
 QUICK_EPOCHS = {"circles": 150, "mnist": 10, "digits": 40, "cifar": 5}
-CIFAR_QUICK_LIMITS = {"limit_train": 10000, "limit_test": 2000}
+CIFAR_QUICK_LIMITS = {"limit_train": 10000, "limit_test": 2000}  # --quick on CIFAR-10, MNIST, Fashion-MNIST
+DATASETS = {"2-ab": ("mnist", "fashion-mnist", "digits"), "2-cd": ("cifar10", "fashion-mnist", "mnist", "digits")}
+# the 2-cd stages' references on the other data sets (LAB.md's are CIFAR-10's)
+CNN_BASE_REFERENCE = {"mnist": "98.1 % after 3 epochs (a student's run of the course's code)",
+                      "fashion-mnist": "simple CNNs: 90-93 % test; a plain CNN overfits within a few epochs"}
 
 
 @dataclass
@@ -78,10 +84,15 @@ def epoch_scale() -> float:
     return value
 
 
-def experiments(part: str, quick: bool, data_dir: str) -> list[Experiment]:
-    """The experiments of a part, their configs resolved (bad input raises before anything runs)."""
+def experiments(part: str, quick: bool, data_dir: str, dataset: str | None = None) -> list[Experiment]:
+    """The experiments of a part, their configs resolved (bad input raises before anything runs). dataset:
+    the data set of mnist-mlp (2-ab) or of the six CNN stages (2-cd); None: the lab's (MNIST, CIFAR-10), or
+    with --quick the 8x8 digits where those are absent."""
     if part not in PARTS:
         raise ConfigError(f"invalid value for PART: {part!r} (allowed: {', '.join(PARTS)})")
+    if dataset is not None and dataset not in DATASETS[part]:
+        raise ConfigError(f"invalid value for --dataset: {dataset!r} (allowed for {part}: "
+                          f"{', '.join(DATASETS[part])})")
     scale = epoch_scale()
 
     def epochs(full: int, quick_value: int) -> dict[str, Any]:
@@ -89,8 +100,12 @@ def experiments(part: str, quick: bool, data_dir: str) -> list[Experiment]:
 
     if part == "2-ab":
         circles = epochs(150, QUICK_EPOCHS["circles"])
-        mnist = "mnist" if (not quick or mnist_present(data_dir)) else "digits"
-        mnist_epochs = epochs(50, QUICK_EPOCHS["mnist"] if mnist == "mnist" else QUICK_EPOCHS["digits"])
+        mnist = dataset or ("mnist" if (not quick or mnist_present(data_dir)) else "digits")
+        mnist_epochs = epochs(50, QUICK_EPOCHS["digits"] if mnist == "digits" else QUICK_EPOCHS["mnist"])
+        mnist_title = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}.get(mnist, "the 8x8 digits"
+                                                                                   + ("" if dataset else " (MNIST absent)"))
+        mnist_ref = {"mnist": "~92 % test (MNIST, 50 epochs)",
+                     "fashion-mnist": "no reference in the lab for Fashion-MNIST"}.get(mnist, "no reference for digits")
         circ_ref = "93.5-95 % test after 150 epochs; the report: 96.5 % train / 93.5 % test"
         exps = [
             Experiment("levels", "The four implementations on circles (one computation)", "fig. 2",
@@ -103,23 +118,24 @@ def experiments(part: str, quick: bool, data_dir: str) -> list[Experiment]:
                        [("circles-optim", {**circles, "lr": 0.03, "batch_size": b}) for b in (1, 10, 50, 200)],
                        ["", "93.5-95 % test (the course defaults)", "", "larger batches are not better here "
                         "(report)"]),
-            Experiment("mnist", f"The same MLP on {'MNIST' if mnist == 'mnist' else 'the 8x8 digits (MNIST absent)'}",
-                       "figs. 5-7", [("mnist-mlp", {**mnist_epochs, "dataset": mnist})],
-                       ["~92 % test (MNIST, 50 epochs)" + ("" if mnist == "mnist" else "; no reference for digits")]),
+            Experiment("mnist", f"The same MLP on {mnist_title}", "figs. 5-7",
+                       [("mnist-mlp", {**mnist_epochs, "dataset": mnist})], [mnist_ref]),
             Experiment("svm", "Linear SVM against an RBF SVC on circles", "figs. 8-9",
                        [("circles-svm", {"kernel": "linear"}), ("circles-svm", {"kernel": "rbf", "C": 1.0})],
                        ["LinearSVC ~50 % train / 53 % test", "RBF C=1: 96.0 % train / 94.0 % test"]),
         ]
     else:
-        cifar = "cifar10" if (not quick or cifar_present(data_dir)) else "digits"
-        extra: dict[str, Any] = dict(CIFAR_QUICK_LIMITS) if quick and cifar == "cifar10" else {}
+        cifar = dataset or ("cifar10" if (not quick or cifar_present(data_dir)) else "digits")
+        extra: dict[str, Any] = dict(CIFAR_QUICK_LIMITS) if quick and cifar != "digits" else {}
         common = {**epochs(30, QUICK_EPOCHS["cifar"]), "dataset": cifar, **extra}
         stages = ["cifar-base", "cifar-norm", "cifar-augment", "cifar-scheduler", "cifar-dropout", "cifar-batchnorm"]
         refs = ["72.7 % test (train 100 %, overfits after ~10 epochs)", "75.2 %", "81.4 %",
                 "about +augment, smoother (report)", "83.0 %", "85.0 %"]
         if cifar != "cifar10":
-            refs = [f"{r} on CIFAR-10; no reference for digits" for r in refs]
-        exps = [Experiment("cnn", "The CNN and each improvement (each stage keeps the ones before)", "figs. 10-16",
+            refs = [f"{r} on CIFAR-10" for r in refs]
+            refs[0] += f"; {cifar}: {CNN_BASE_REFERENCE.get(cifar, 'no reference')}"
+        on = {"cifar10": "", "fashion-mnist": " on Fashion-MNIST", "mnist": " on MNIST"}.get(cifar, " on the 8x8 digits")
+        exps = [Experiment("cnn", f"The CNN and each improvement (each stage keeps the ones before){on}", "figs. 10-16",
                            [(s, dict(common)) for s in stages], refs)]
     for exp in exps:
         exp.configs = [resolve_config(stage, overrides) for stage, overrides in exp.runs]
@@ -270,9 +286,15 @@ def report_blocks(folder: ReportFolder, exps: Sequence[Experiment], part: str, q
                   f"Written {utc_now()} by nnlab {__version__}; {elapsed_s:.0f} s of running and reuse."),
     ]
     if quick:
-        blocks.append(Paragraph("Quick settings are not the report's: fewer epochs, and the 8x8 digits where "
+        blocks.append(Paragraph("Quick settings are not the report's: fewer epochs, the first 10,000 training and "
+                                "2,000 test images of CIFAR-10, MNIST or Fashion-MNIST, and the 8x8 digits where "
                                 "MNIST or CIFAR-10 were not in the data dir. Compare the reference numbers with "
                                 "that in mind; the full run is the same command without --quick."))
+    if any(d in data for d in ("mnist", "fashion-mnist")) and part == "2-cd":
+        blocks.append(Paragraph("The 28x28 grey images enter the lab's 32x32x3 network unchanged: each is padded "
+                                "with 2 black pixels per side and its grey repeated in the 3 channels; "
+                                "standardization statistics come from the training set; crop-flip flips "
+                                "Fashion-MNIST but never MNIST's digits."))
     headers, rows = comparison_rows(exps)
     blocks += [Heading("Ours against the reference"),
                Table(headers, rows, "accuracies of our runs (last epoch, and best test) beside LAB.md's numbers",
@@ -287,7 +309,8 @@ def report_blocks(folder: ReportFolder, exps: Sequence[Experiment], part: str, q
     return blocks
 
 
-def write(target: Path, fmt: str, exps: Sequence[Experiment], part: str, quick: bool, elapsed_s: float) -> Path:
-    title = f"nnlab reproduce {part}" + (" --quick" if quick else "")
+def write(target: Path, fmt: str, exps: Sequence[Experiment], part: str, quick: bool, elapsed_s: float,
+          dataset: str | None = None) -> Path:
+    title = f"nnlab reproduce {part}" + (f" --dataset {dataset}" if dataset else "") + (" --quick" if quick else "")
     with ReportFolder(target, fmt) as folder:
         return folder.publish(title, report_blocks(folder, exps, part, quick, elapsed_s))

@@ -20,7 +20,7 @@ from textual.widgets import Footer, Header, Input, OptionList, RadioButton, Radi
 from textual.widgets.option_list import Option
 
 from engine.config import ConfigError, inapplicable
-from engine.data.catalog import presence
+from engine.data.catalog import DOWNLOADABLE, presence
 from engine.gpus import GpuInfo, pick_gpu
 from engine.precheck import precheck
 from engine.stages import STAGES, Stage, resolve_config
@@ -268,11 +268,11 @@ class LabScreen(HomeFocusScreen):
         self.query_one("#key-note", Static).update(Content.assemble(*parts))
 
     def data_presence(self) -> str:
-        """For mnist or cifar10 in the dataset field: whether its files are in the data dir and, if not, how to
-        get them (file existence only: engine.data.catalog.presence)."""
+        """For a downloadable data set (mnist, fashion-mnist, cifar10) in the dataset field: whether its files are
+        in the data dir and, if not, how to get them (file existence only: engine.data.catalog.presence)."""
         found = self.query("#key-dataset")
         value = found.first(Input).value.strip().lower() if found else str(self.stage.defaults.get("dataset", ""))
-        if value not in ("mnist", "cifar10"):
+        if value not in DOWNLOADABLE:
             return ""
         seen = presence(getattr(self.app, "data_dir", "datasets")).get(value)
         if seen is None or seen.state == "present":
