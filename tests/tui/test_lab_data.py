@@ -35,3 +35,31 @@ def test_the_lab_says_mnist_is_missing_and_how_to_get_it(runs_dir, tmp_path):
             await wait_for(pilot, lambda: "mnist:" not in str(note.render()), 10, "no notice once present")
 
     asyncio.run(main())
+
+
+def test_the_dataset_field_completes_from_the_stages_data_sets(runs_dir, tmp_path):
+    """On a CNN stage, `fa` then right arrow gives fashion-mnist; on mnist-mlp, `c` suggests nothing
+    (cifar10 is not one of its data sets)."""
+
+    async def main():
+        app = NNLabApp(runs_dir=str(runs_dir), data_dir=str(tmp_path / "data"))
+        app.devices = dict(DEVICES)
+        async with app.run_test(size=(120, 50)) as pilot:
+            lab = app.screen
+            await wait_for(pilot, lambda: lab.form_ready, what="Lab form")
+            stages = lab.query_one("#stages")
+            values = {}
+            for stage, typed in (("cifar-base", "fa"), ("mnist-mlp", "c")):
+                stages.highlighted = stages.get_option_index(stage)
+                await wait_for(pilot, lambda: lab.stage.id == stage and lab.query("#key-dataset"), 20, stage)
+                field = lab.query_one("#key-dataset")
+                field.focus()
+                field.value = ""
+                await pilot.press(*typed)
+                await pilot.pause()
+                await pilot.press("right")
+                await wait_for(pilot, lambda: field.value.startswith(typed), 10, "typed")
+                values[stage] = field.value
+            return values
+
+    assert asyncio.run(main()) == {"cifar-base": "fashion-mnist", "mnist-mlp": "c"}

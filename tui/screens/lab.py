@@ -16,6 +16,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.suggester import SuggestFromList
 from textual.widgets import Footer, Header, Input, OptionList, RadioButton, RadioSet, Static
 from textual.widgets.option_list import Option
 
@@ -67,8 +68,12 @@ def form_keys(stage: Stage) -> list[str]:
 
 
 def key_input(stage: Stage, name: str, value: Any) -> Input:
+    """A key's text field; a key with a list of values (the stage's data sets, an optimizer...) completes what
+    is typed from that list (right arrow or End takes the suggestion)."""
     spec = stage.keys[name]
-    return Input(value_text(value), id=f"key-{name}", classes="key-input", tooltip=f"{spec.help} ({spec.allowed()})")
+    suggester = SuggestFromList(spec.choices, case_sensitive=False) if spec.kind in ("choice", "dataset") else None
+    return Input(value_text(value), id=f"key-{name}", classes="key-input", tooltip=f"{spec.help} ({spec.allowed()})",
+                 suggester=suggester)
 
 
 class LabScreen(HomeFocusScreen):
