@@ -51,14 +51,14 @@ def test_the_dataset_field_completes_from_the_stages_data_sets(runs_dir, tmp_pat
             values = {}
             for stage, typed in (("cifar-base", "fa"), ("mnist-mlp", "c")):
                 stages.highlighted = stages.get_option_index(stage)
-                await wait_for(pilot, lambda: lab.stage.id == stage and lab.query("#key-dataset"), 20, stage)
+                await wait_for(pilot, lambda s=stage: lab.stage.id == s and lab.query("#key-dataset"), 20, stage)
                 field = lab.query_one("#key-dataset")
                 field.focus()
                 field.value = ""
                 await pilot.press(*typed)
                 await pilot.pause()
                 await pilot.press("right")
-                await wait_for(pilot, lambda: field.value.startswith(typed), 10, "typed")
+                await wait_for(pilot, lambda f=field, t=typed: f.value.startswith(t), 10, "typed")
                 values[stage] = field.value
             return values
 
