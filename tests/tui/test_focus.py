@@ -138,3 +138,37 @@ def test_a_burst_of_down_keys_scrolls_help_one_line_per_key(runs_dir):
                            "three lines back")
 
     asyncio.run(main())
+
+
+def test_enter_on_a_stage_before_the_fields_are_built_goes_to_the_first_field(runs_dir, monkeypatch):
+    """The first paint shows the form as text; the fields are built just after. An Enter in between (a user
+    quick on the keys, a slow machine) was lost: it now focuses the first field once it exists. The build
+    is held back here until the Enter has been handled."""
+    from tui.screens.lab import LabScreen
+
+    release = asyncio.Event()
+    build = LabScreen._build_fields
+
+    async def held_build(self):  # the build waits in a task of its own; the screen's queue runs on
+        async def later():
+            await release.wait()
+            self.call_later(build, self)
+
+        self._held = asyncio.get_running_loop().create_task(later())
+
+    monkeypatch.setattr(LabScreen, "_build_fields", held_build)
+
+    async def main():
+        app = make_app(runs_dir)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: screen_name(app) == "LabScreen" and app.focused is not None
+                           and app.focused.id == "stages", what="the stage list focused")
+            assert not app.screen.form_ready
+            await pilot.press("enter")
+            await pilot.pause()
+            release.set()
+            await wait_for(pilot, lambda: app.screen.form_ready, what="Lab form")
+            await wait_for(pilot, lambda: app.focused is not None and app.focused.id == "key-epochs", 10,
+                           "the first field focused")
+
+    asyncio.run(main())

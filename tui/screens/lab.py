@@ -92,6 +92,7 @@ class LabScreen(HomeFocusScreen):
         self.errors: dict[str, str] = {}
         self.form_error = ""
         self.focused_key: str | None = None
+        self._enter_pending = False  # Enter on a stage before the value fields were built
         self._built: dict[str, str] = {}  # the text each field was built with (its first Changed is no edit)
         self.gpus: list[GpuInfo] = []
 
@@ -157,6 +158,9 @@ class LabScreen(HomeFocusScreen):
             pressed = self.query_one("#devices", RadioSet).pressed_button
             device = {"device": str(pressed.label)} if pressed is not None else {}
             await self.show_stage(self.stage, {**self._built, **device})
+        if self._enter_pending:  # Enter came while the form was still text: it goes to the first field now
+            self._enter_pending = False
+            self._focus_first_field()
 
     # ------------------------------------------------------------------ stage and form
     @on(OptionList.OptionHighlighted, "#stages")
@@ -167,6 +171,12 @@ class LabScreen(HomeFocusScreen):
 
     @on(OptionList.OptionSelected, "#stages")
     def _stage_selected(self, event: OptionList.OptionSelected) -> None:
+        if self.form_ready:
+            self._focus_first_field()
+        else:  # the first paint shows the form as text: an Enter then is kept, not lost
+            self._enter_pending = True
+
+    def _focus_first_field(self) -> None:
         first = next(iter(self.query(".key-input").results(Input)), None)
         if first is not None:
             first.focus()
