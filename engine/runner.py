@@ -31,6 +31,9 @@ class StageRunner(Protocol):
     def evaluate(self) -> dict[str, float]:
         """{"test_loss": mean loss per example, "test_acc": fraction} on the test set."""
 
+    # optional: initial_metrics() -> {"train_loss", "train_acc", "test_loss", "test_acc"} of the model before
+    # its first update (engine.train records them as artifacts/initial.json; the SVM, fitted once, has none)
+
     def current_lr(self) -> float:
         """The learning rate the *next* epoch trains with (metrics.csv lr column of this epoch
         is read before end_epoch)."""

@@ -93,6 +93,11 @@ def train(config: dict[str, Any], *, runs_dir: str, data_dir: str, emit: Emit | 
         try:
             emit(RunStarted(run_id, run_dir, config["stage"], dict(config), total, start_epoch, batches,
                             runner.device, tuple(history)))
+            if start_epoch == 1 and hasattr(runner, "initial_metrics"):  # a resumed run has its source's
+                scoring = time.perf_counter()
+                initial = {k: float(v) for k, v in runner.initial_metrics().items()}
+                writer.save_artifact("initial", {"kind": "initial", "epoch": 0, **initial})
+                started += time.perf_counter() - scoring  # wall_time counts training, as before
             for epoch in range(start_epoch, total + 1):
                 if should_stop():
                     raise StopRequested

@@ -7,6 +7,7 @@ import atexit
 import gc
 import re
 import sys
+import textwrap
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
@@ -141,7 +142,9 @@ LIST_DROP = ["tags", "last_test", "epochs", "stage"]
 
 
 def narrowed_note(dropped: list[str]) -> str:
-    return "(--wide: all columns" + (f"; not shown: {', '.join(dropped)})" if dropped else ")")
+    """The line under a narrowed table, wrapped to the terminal as the table is."""
+    note = "(--wide: all columns" + (f"; not shown: {', '.join(dropped)})" if dropped else ")")
+    return "\n".join(textwrap.wrap(note, max(terminal_width() or 80, 40), break_on_hyphens=False))
 
 
 def _fitted_list(rows: list[list[Any]], wide: bool) -> str:
@@ -184,6 +187,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     print("config        " + one_line(" ".join(f"{k}={v}" for k, v in applicable(run.config).items() if k != "stage")))
     if run.history:
         rows, note = shown_epochs(run.history, every=args.all)
+        if run.initial:  # epoch 0: the model before its first update
+            rows.insert(0, ("before", {"epoch": 0, **run.initial}))
         print()
         print(render_table(["", *METRIC_COLUMNS], [[mark, *(row.get(c) for c in METRIC_COLUMNS)]
                                                    for mark, row in rows]))
@@ -207,7 +212,8 @@ def shown_epochs(history: list[dict[str, Any]], every: bool = False,
 
 
 # below the table's full width: the run id shortens first, then these go, in this order (the differing keys stay)
-COMPARE_DROP = ["final_test_loss", "final_train_acc", "best_epoch", "status", "epochs", "stage"]
+COMPARE_DROP = ["initial_test_loss", "final_test_loss", "final_train_acc", "best_epoch", "status", "epochs",
+                "stage"]
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -217,11 +223,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(json_line(result))
         return 0
     diff = table_keys([r.config for r in runs])
-    headers = ["run", "stage", "status", "epochs", "final_test_acc", "final_train_acc", "final_test_loss",
-               "best_test_acc", "best_epoch"] + diff
-    rows = [[r["run_id"], r["stage"], r["status"], r["epochs_done"], r["final"]["test_acc"],
-             r["final"]["train_acc"], r["final"]["test_loss"], r["best"]["test_acc"], r["best"]["epoch"]]
-            + [r["differs"][k] for k in diff] for r in result["runs"]]
+    headers = ["run", "stage", "status", "epochs", "initial_test_loss", "final_test_acc", "final_train_acc",
+               "final_test_loss", "best_test_acc", "best_epoch"] + diff
+    rows = [[r["run_id"], r["stage"], r["status"], r["epochs_done"], (r["initial"] or {}).get("test_loss"),
+             r["final"]["test_acc"], r["final"]["train_acc"], r["final"]["test_loss"], r["best"]["test_acc"],
+             r["best"]["epoch"]] + [r["differs"][k] for k in diff] for r in result["runs"]]
     headers, rows, dropped = fit_table(headers, rows, None if args.wide else terminal_width(), COMPARE_DROP,
                                        {"run": short_id})
     print(render_table(headers, rows))

@@ -20,6 +20,7 @@ from engine.devices import resolve_device
 from engine.optim import make_optimizer, make_scheduler
 from engine.runner import StopRequested
 
+INITIAL_TRAIN_N = 10_000  # training images scored before the first update (a fifth of CIFAR-10's)
 EVAL_BATCH = 1000
 N_SAMPLES = 16
 
@@ -115,6 +116,25 @@ class CNNRunner:
                       "sample_pred": pred[self.sample_index].tolist()}
         n = max(self.n_test, 1)
         return {"test_loss": loss / n, "test_acc": float(confusion.diagonal().sum()) / n}
+
+    def initial_metrics(self) -> dict[str, float]:
+        """Loss and accuracy before the first update: on the test set (the confusion and samples too), and on
+        the first INITIAL_TRAIN_N training images, seen as the test images are (no augmentation)."""
+        test = self.evaluate()
+        self.model.eval()
+        n = min(self.n_train, INITIAL_TRAIN_N)
+        loss_sum = torch.zeros((), dtype=torch.float64, device=self._dev)
+        correct = torch.zeros((), dtype=torch.long, device=self._dev)
+        with torch.inference_mode(), self._autocast():
+            for start in range(0, n, EVAL_BATCH):
+                stop = min(start + EVAL_BATCH, n)
+                x = self.data.test_transform(self.data.train_x[start:stop])
+                y = self.data.train_y[start:stop]
+                logits = self.forward(x)
+                loss_sum += F.cross_entropy(logits.float(), y, reduction="sum").double()
+                correct += (logits.argmax(1) == y).sum()
+        totals = torch.stack([loss_sum, correct.double()]).tolist()  # one device read
+        return {"train_loss": totals[0] / max(n, 1), "train_acc": totals[1] / max(n, 1), **test}
 
     def current_lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])

@@ -76,9 +76,11 @@ def draw_axis(ax: Any, runs: Sequence[LoadedRun], columns: Sequence[str], *, x: 
     """The runs' `columns` on one matplotlib axis; returns the number of curves drawn."""
     drawn = 0
     for i, run in enumerate(runs, start=first):
-        xs = [row.get("wall_time") if x == "wall" else row.get("epoch") for row in run.history]
+        # the model before its first update is the first point (epoch 0, wall time 0), where it was recorded
+        rows = ([{"epoch": 0, "wall_time": 0.0, **run.initial}] if run.initial else []) + list(run.history)
+        xs = [row.get("wall_time") if x == "wall" else row.get("epoch") for row in rows]
         for column in columns:
-            ys = [row.get(column) for row in run.history]
+            ys = [row.get(column) for row in rows]
             style = series_style(column)
             every = max(1, len(xs) // 10)
             start = (i * max(1, every // 4)) % every  # runs that coincide still show every run's markers

@@ -124,13 +124,24 @@ class MLPRunner:
         with torch.inference_mode():
             return self.model.logits(x)
 
-    def evaluate(self) -> dict[str, float]:
+    def _scores(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+        """(mean cross-entropy, accuracy) of the model as it is on (x, y): one device read."""
         with threads(self.threads), torch.inference_mode():
-            logits = self.model.logits(self.x_test)
-            loss = torch.nn.functional.cross_entropy(logits, self.y_test, reduction="sum")
-            correct = (logits.argmax(dim=1) == self.y_test).sum()
+            logits = self.model.logits(x)
+            loss = torch.nn.functional.cross_entropy(logits, y, reduction="sum")
+            correct = (logits.argmax(dim=1) == y).sum()
             totals = torch.stack([loss.double(), correct.double()]).tolist()
-        return {"test_loss": totals[0] / self.n_test, "test_acc": totals[1] / self.n_test}
+        return totals[0] / len(y), totals[1] / len(y)
+
+    def evaluate(self) -> dict[str, float]:
+        loss, acc = self._scores(self.x_test, self.y_test)
+        return {"test_loss": loss, "test_acc": acc}
+
+    def initial_metrics(self) -> dict[str, float]:
+        """Loss and accuracy on the whole train and test sets before the first update (2-cd Q17: about ln k
+        for k classes)."""
+        train_loss, train_acc = self._scores(self.x_train, self.y_train)
+        return {"train_loss": train_loss, "train_acc": train_acc, **self.evaluate()}
 
     def current_lr(self) -> float:
         return float(self.model.lr)

@@ -16,7 +16,7 @@ from engine.text import fmt_number
 
 FIXED_HEAD = ("run", "stage")
 FIXED_TAIL = ("status", "epochs", "best_test_acc", "best_epoch", "last_test_acc", "last_train_acc",
-              "last_test_loss", "last_train_loss", "duration_s", "device")
+              "last_test_loss", "last_train_loss", "initial_test_loss", "initial_test_acc", "duration_s", "device")
 
 
 def cell(value: Any) -> str:
@@ -43,6 +43,7 @@ def results_table(runs: Sequence[LoadedRun]) -> tuple[list[str], list[list[str]]
             run.record.id, run.record.stage, *(run.config.get(k) for k in keys), run.record.status,
             len(run.history), best.value if best else None, best.epoch if best else None, last.get("test_acc"),
             last.get("train_acc"), last.get("test_loss"), last.get("train_loss"),
+            (run.initial or {}).get("test_loss"), (run.initial or {}).get("test_acc"),  # before the first update
             run.record.duration_s, run.record.device)])
     return headers, rows
 

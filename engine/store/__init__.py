@@ -24,6 +24,7 @@ from engine.store.reader import (
     load_run,
     read_artifacts,
     read_config,
+    read_initial,
     read_metrics,
     read_record,
     resolve_run,
@@ -56,7 +57,7 @@ __all__ = [
     "Best", "LoadedRun", "RunRecord", "RunWriter", "Summary",
     "atomic_write_bytes", "atomic_write_json", "check_readable_runs_dir", "check_runs_dir", "clean_json", "compare", "curves_agree",
     "differing_keys", "effective_status", "json_line", "list_runs", "list_runs_json", "load_checkpoint", "load_run",
-    "move_to_trash", "new_run_id", "pid_alive", "process_age_s", "read_artifacts", "read_config", "read_json", "read_metrics",
+    "move_to_trash", "new_run_id", "pid_alive", "process_age_s", "read_artifacts", "read_config", "read_initial", "read_json", "read_metrics",
     "read_record", "resolve_run", "restore_from_trash", "table_keys", "update_record", "utc_now",
     "versions",
 ]

@@ -56,5 +56,6 @@ def compare(runs: list[LoadedRun]) -> dict[str, Any]:
                     "status": run.record.status, "epochs_done": summary.epochs_done,
                     "final": {k: summary.last.get(k) for k in FINAL_METRICS},
                     "best": {"test_acc": best.value if best else None, "epoch": best.epoch if best else None},
+                    "initial": run.initial,  # before the first update (None: not recorded)
                     "differs": {k: run.config.get(k) for k in diff}})
     return {"differing_keys": diff, "runs": out, "curves_agree": curves_agree([r.history for r in runs])}

@@ -343,6 +343,24 @@ def read_artifacts(run_dir: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
+INITIAL_METRICS = ("train_loss", "train_acc", "test_loss", "test_acc")
+
+
+def read_initial(run_dir: Path) -> dict[str, float] | None:
+    """The loss and accuracy before the first update (artifacts/initial.json, written by engine.train before
+    epoch 1), or None: a run from before they were recorded, an SVM, a damaged file."""
+    path = Path(run_dir) / "artifacts" / "initial.json"
+    if Path(run_dir).is_symlink() or path.is_symlink():
+        return None
+    try:
+        data = read_json(path)
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    if not isinstance(data, dict) or not all(is_number(data.get(k)) for k in INITIAL_METRICS):
+        return None
+    return {k: float(data[k]) for k in INITIAL_METRICS}
+
+
 class NoCheckpoint(ConfigError):
     """A run has no checkpoints/last.pt (yet): it stopped before its first checkpoint was written."""
 
@@ -424,10 +442,11 @@ class LoadedRun:
     record: RunRecord
     config: dict[str, Any]
     history: list[dict[str, Any]]
+    initial: dict[str, float] | None = None  # before the first update (read_initial); epoch 0 of the curves
 
     def to_json(self) -> dict[str, Any]:
-        """The record with `config` and `history`, as `runs show --json` prints it."""
-        return {**self.record.to_json(), "config": self.config, "history": self.history}
+        """The record with `config`, `history` and `initial`, as `runs show --json` prints it."""
+        return {**self.record.to_json(), "config": self.config, "history": self.history, "initial": self.initial}
 
 
 def load_run(run_dir: Path) -> LoadedRun:
@@ -437,4 +456,4 @@ def load_run(run_dir: Path) -> LoadedRun:
     record = read_record(run_dir)
     if record.is_damaged:
         raise ConfigError(f"run {run_dir.name} is damaged: {record.reason}")
-    return LoadedRun(record, read_config(run_dir), read_metrics(run_dir))
+    return LoadedRun(record, read_config(run_dir), read_metrics(run_dir), read_initial(run_dir))

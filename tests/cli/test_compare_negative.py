@@ -7,7 +7,7 @@ import json
 import pytest
 
 from engine.stages import resolve_config
-from engine.store import load_run
+from engine.store import load_run, read_initial
 from engine.store.compare import compare, curves_agree, differing_keys, table_keys
 from engine.train import train
 
@@ -57,7 +57,9 @@ def test_compare_entries_hold_each_runs_final_and_best(two_lrs):
                          "status": "finished", "epochs_done": 5,
                          "final": {k: run.history[-1][k] for k in ("train_loss", "train_acc", "test_loss", "test_acc")},
                          "best": {"test_acc": top["test_acc"], "epoch": top["epoch"]},
+                         "initial": read_initial(run.record.run_dir),
                          "differs": {"lr": run.config["lr"]}}
+        assert entry["initial"] is not None and entry["initial"]["test_loss"] > 0
     assert result["runs"][0]["final"] != result["runs"][1]["final"]
 
 

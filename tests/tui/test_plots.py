@@ -383,3 +383,27 @@ def test_ansi_themes_draw_the_train_screen_in_the_terminal_palette(runs_dir):
     for theme in ("ansi-dark", "ansi-light"):
         found = asyncio.run(main(theme))
         assert found and found <= TERMINAL_COLOURS, (theme, found)
+
+
+def test_train_curves_start_at_epoch_0_when_the_run_recorded_it(runs_dir):
+    """The values before the first update (artifacts/initial.json, followed like the other artifacts) are
+    the first point of the Train screen's loss and accuracy curves."""
+    from tui.widgets.curves import CurvePlot
+
+    initial = {"kind": "initial", "epoch": 0, "train_loss": 0.71, "train_acc": 0.5, "test_loss": 0.72,
+               "test_acc": 0.45}
+
+    async def main():
+        app = NNLabApp(runs_dir=str(runs_dir), data_dir="datasets", clock=lambda: 1000.0)
+        app.devices = dict(DEVICES)
+        for event in circles_events():
+            app.run_state.apply(event, 1000.0)
+        app.run_state.artifacts["initial"] = initial
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("2")
+            await wait_for(pilot, lambda: getattr(app.screen, "drawn_epochs", 0) == 12)
+            loss = app.screen.query_one("#loss-plot", CurvePlot).series
+            acc = app.screen.query_one("#acc-plot", CurvePlot).series
+            return [(s.xs[0], s.ys[0], len(s.xs)) for s in (*loss, *acc)]
+
+    assert asyncio.run(main()) == [(0, 0.71, 13), (0, 0.72, 13), (0, 0.5, 13), (0, 0.45, 13)]

@@ -206,7 +206,8 @@ class TrainScreen(Screen):
         show_text(progress, line, layout=False)  # one line, always
 
     def _draw_plots(self, state: RunState) -> None:
-        rows = state.history
+        initial = state.artifacts.get("initial")  # the model before its first update: epoch 0
+        rows = ([{"epoch": 0, **initial}] if isinstance(initial, dict) else []) + state.history
         xs = [r["epoch"] for r in rows]
         col = lambda k: [r.get(k) for r in rows]  # noqa: E731
         self.query_one("#loss-plot", CurvePlot).set_series(

@@ -88,8 +88,9 @@ class CompareView(Vertical):
         series: list[Series] = []
         marks = list(marks) if marks is not None else list(range(len(runs)))
         for run, label, rgb, i in zip(runs, labels, colours, marks):
-            xs = [h.get("wall_time") if settings.wall else h["epoch"] for h in run.history]
-            ys = [h.get(settings.metric) for h in run.history]
+            rows = ([{"epoch": 0, "wall_time": 0.0, **run.initial}] if run.initial else []) + run.history  # epoch 0
+            xs = [h.get("wall_time") if settings.wall else h["epoch"] for h in rows]
+            ys = [h.get(settings.metric) for h in rows]
             if settings.smoothing > 0:
                 series.append(Series("", xs, ys, RAW))  # the raw values, one grey, under the smoothed curve
                 series.append(Series(label, xs, ema(ys, settings.smoothing), rgb, marker(i)))
