@@ -170,7 +170,7 @@ def build_parser() -> Parser:
 
     sp = sub.add_parser("plot", help="figures of saved runs (PNG, SVG or PDF)")
     sp.add_argument("runs", nargs="+", metavar="RUN")
-    sp.add_argument("--kind", choices=["curves", "boundary", "svm", "confusion", "samples", "sweep"],
+    sp.add_argument("--kind", choices=["curves", "boundary", "units", "svm", "confusion", "samples", "sweep"],
                     default="curves")
     sp.add_argument("--metric", default=None)
     sp.add_argument("--x", choices=["epoch", "wall"], default="epoch")

@@ -1,4 +1,4 @@
-"""`nnlab plot RUN... [--kind curves|boundary|svm|confusion|samples|sweep] [--metric M] [--x epoch|wall]
+"""`nnlab plot RUN... [--kind curves|boundary|units|svm|confusion|samples|sweep] [--metric M] [--x epoch|wall]
 [--smooth A] [--log-y] [-o FILE.png|.svg|.pdf]`: a figure of saved runs, written atomically; prints its
 path. Without -o the figure goes to <runs dir>/.figures/."""
 from __future__ import annotations
@@ -12,7 +12,7 @@ from engine.figures.curves import check_options, default_figure_path, draw_curve
 from engine.figures.save import check_output, save_figure
 from engine.store import list_runs, load_run, read_artifacts, resolve_run
 
-ONE_RUN_KINDS = ("boundary", "svm", "confusion", "samples")
+ONE_RUN_KINDS = ("boundary", "units", "svm", "confusion", "samples")
 
 
 def _draw_one(kind: str, run: Any, artifacts: dict[str, Any]) -> Any:
@@ -20,6 +20,10 @@ def _draw_one(kind: str, run: Any, artifacts: dict[str, Any]) -> Any:
         from engine.figures.boundary import draw_boundary
 
         return draw_boundary(run, artifacts)
+    if kind == "units":
+        from engine.figures.units import draw_units
+
+        return draw_units(run, artifacts)
     if kind == "svm":
         from engine.figures.svm import draw_svm
 

@@ -36,6 +36,14 @@ class MLP(Protocol):
 
     def logits(self, x: torch.Tensor) -> torch.Tensor: ...
 
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        """The hidden layer's outputs tanh(x W_h^T + b_h), N x n_h."""
+        ...
+
+    def output_weights(self) -> torch.Tensor:
+        """W_y, n_y x n_h: how much each hidden unit weighs in each class's score."""
+        ...
+
     def state_dict(self) -> dict[str, Any]: ...
 
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
@@ -74,6 +82,12 @@ class _HandUpdated:
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         return self._forward(x)[1]
+
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        return self._forward(x)[0]
+
+    def output_weights(self) -> torch.Tensor:
+        return self.p["W_y"]
 
     def state_dict(self) -> dict[str, Any]:
         return {"params": {k: v.detach().clone() for k, v in self.p.items()}}
@@ -161,6 +175,14 @@ class _NetMLP:
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net[1](self.net[0](x))
+
+    def output_weights(self) -> torch.Tensor:
+        output = self.net[2]
+        assert isinstance(output, nn.Linear)
+        return output.weight
 
     def _backward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.net(x)

@@ -66,6 +66,9 @@ def threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+UNIT_SCALE = 100  # a unit's map stores round(UNIT_SCALE * tanh): two decimals
+
+
 class MLPRunner:
     def __init__(self, config: dict[str, Any], data: Dataset, device: torch.device):
         self.stage = config["stage"]
@@ -157,6 +160,7 @@ class MLPRunner:
                 out["points"] = self._points()
             if epoch == 1 or last or epoch % self.grid_every == 0:
                 out[f"boundary-e{epoch:04d}"] = self._boundary(epoch)
+                out[f"units-e{epoch:04d}"] = self._units(epoch)
         else:
             pred = self._logits(self.x_test).argmax(dim=1)
             out["confusion"] = self._confusion(epoch, pred)
@@ -175,6 +179,21 @@ class MLPRunner:
         prob = torch.softmax(self._logits(grid), dim=1)[:, 1].reshape(GRID_N, GRID_N)
         return {"kind": "boundary", "epoch": epoch, "lo": GRID_LO, "hi": GRID_HI, "n": GRID_N,
                 "prob": _r4(prob.cpu().numpy())}
+
+    def _units(self, epoch: int) -> dict[str, Any]:
+        """Each hidden unit's tanh output over the course grid at half its resolution (20 x 20 over
+        [-2, 2)^2, rows = y), as round(100 * tanh) + 100 (0..200) in one hex string per unit, two digits a
+        point, row-major (engine.figures.units.unit_maps reads it back); with each unit's weight in the output
+        layer (the norm of its column of W_y). About 8 kB for 10 units."""
+        grid = torch.as_tensor(course_grid().reshape(GRID_N, GRID_N, 2)[::2, ::2].reshape(-1, 2), dtype=torch.float32,
+                               device=self.x_train.device)
+        n = GRID_N // 2
+        with torch.inference_mode():
+            h = self.model.hidden(grid)  # (n * n) x n_h
+            codes = (torch.round(h * UNIT_SCALE) + UNIT_SCALE).to(torch.uint8).T.contiguous()  # n_h x (n * n)
+            weight = torch.linalg.vector_norm(self.model.output_weights().detach().float(), dim=0)
+        return {"kind": "units", "epoch": epoch, "lo": GRID_LO, "hi": GRID_HI, "n": n, "scale": UNIT_SCALE,
+                "maps": [bytes(row).hex() for row in codes.cpu().numpy()], "out_weight": _r4(weight.cpu().numpy())}
 
     def _confusion(self, epoch: int, pred: torch.Tensor) -> dict[str, Any]:
         k = self.n_classes

@@ -407,3 +407,37 @@ def test_train_curves_start_at_epoch_0_when_the_run_recorded_it(runs_dir):
             return [(s.xs[0], s.ys[0], len(s.xs)) for s in (*loss, *acc)]
 
     assert asyncio.run(main()) == [(0, 0.71, 13), (0, 0.72, 13), (0, 0.5, 13), (0, 0.45, 13)]
+
+
+def test_train_panel_shows_the_hidden_units_beside_the_boundary(runs_dir, monkeypatch):
+    """`v` on a circles run: the units view, one tile per hidden unit, the latest recorded epoch. Under
+    NO_COLOR each cell is a glyph for its value: a unit at +1 is all `#`, one at -1 all `=`, one at 0 `·`."""
+    from tui.widgets.units import UnitsView, layout
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    n = 20
+    units = {"kind": "units", "epoch": 10, "lo": -2.0, "hi": 2.0, "n": n, "scale": 100,
+             "maps": [bytes([v] * n * n).hex() for v in (200, 0, 100)], "out_weight": [1.0, 2.0, 0.5]}
+
+    async def main():
+        app = NNLabApp(runs_dir=str(runs_dir), data_dir="datasets", clock=lambda: 1000.0)
+        app.devices = dict(DEVICES)
+        for event in circles_events():
+            app.run_state.apply(event, 1000.0)
+        app.run_state.artifacts["units"] = units
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("2")
+            await wait_for(pilot, lambda: getattr(app.screen, "drawn_epochs", 0) == 12)
+            await pilot.press("v")
+            view = app.screen.query_one(UnitsView)
+            await wait_for(pilot, lambda: view.display and view.size.height > 3, 10, "the units view")
+            return ["".join(seg.text for seg in view.render_line(y)) for y in range(view.size.height)]
+
+    lines = asyncio.run(main())
+    assert lines[0].startswith("units at epoch 10, tanh output")
+    tiles = [line for line in lines[1:] if line.strip() and not line.lstrip().startswith("u")]
+    side = len(tiles[0].split()[0])  # tiles as wide as the panel allows (two a row here)
+    assert side >= 8 and {tuple(line.split()) for line in tiles} == {("#" * side, "=" * side), ("·" * side,)}
+    assert "u1" in "".join(lines) and "u3" in "".join(lines)
+    side, per_row, shown = layout(50, 38, 15)  # hidden=50 in a small panel: as many as fit, said in the caption
+    assert shown < 50 and per_row * (-(-shown // per_row)) >= shown

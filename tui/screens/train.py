@@ -31,6 +31,7 @@ from tui.widgets.key_scroll import KeyScroll
 from tui.widgets.model_summary import SummaryView
 from tui.widgets.resources import ResourceLine
 from tui.widgets.samples import SamplesView
+from tui.widgets.units import UnitsView
 
 REDRAW_S = 0.5  # the progress line: 2 updates a second (its clocks count whole seconds), whatever the batch rate
 PLOT_S = 1.0  # plots and panel while a run trains: at most one redraw a second
@@ -40,8 +41,10 @@ TEST_C = (245, 130, 48)
 
 
 def panel_views(stage: str) -> list[str]:
-    if stage.startswith("circles"):
+    if stage == "circles-svm":
         return ["boundary"]
+    if stage.startswith("circles"):
+        return ["boundary", "units"]
     if stage.startswith("cifar"):
         return ["samples", "confusion", "summary"]
     return ["samples", "confusion"]
@@ -92,6 +95,7 @@ class TrainScreen(Screen):
                 yield Static(id="panel-title", markup=False)
                 with ContentSwitcher(id="panel", initial="boundary"):
                     yield BoundaryView(id="boundary")
+                    yield UnitsView(id="units")
                     with KeyScroll(id="samples"):
                         yield SamplesView(id="samples-view")
                     with KeyScroll(id="confusion"):
@@ -231,6 +235,8 @@ class TrainScreen(Screen):
         self.drawn_artifacts = stamp
         if self.view == "boundary":
             self.query_one(BoundaryView).show(arts.get("boundary"), arts.get("points"))
+        elif self.view == "units":
+            self.query_one(UnitsView).show(arts.get("units"))
         elif self.view == "samples":
             self.query_one(SamplesView).show(arts.get("samples"))
         elif self.view == "confusion":
