@@ -434,7 +434,7 @@ def test_train_panel_shows_the_hidden_units_beside_the_boundary(runs_dir, monkey
             return ["".join(seg.text for seg in view.render_line(y)) for y in range(view.size.height)]
 
     lines = asyncio.run(main())
-    assert lines[0].startswith("units at epoch 10, tanh output")
+    assert lines[0].startswith("units, epoch 10: tanh # +1, = -1")
     tiles = [line for line in lines[1:] if line.strip() and not line.lstrip().startswith("u")]
     side = len(tiles[0].split()[0])  # tiles as wide as the panel allows (two a row here)
     assert side >= 8 and {tuple(line.split()) for line in tiles} == {("#" * side, "=" * side), ("·" * side,)}

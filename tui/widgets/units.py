@@ -59,11 +59,12 @@ class UnitsView(Widget):
             self.refresh()
 
     def _caption(self, shown: int, total: int) -> str:
+        """Fits a 40-column panel: the epoch and the colour key (or the glyphs' under NO_COLOR)."""
         if not self.artifact:
             return "hidden units: waiting for the first map"
-        more = f", {shown} of {total} (largest |w_y|)" if shown < total else ""
-        key = "" if getattr(self.app, "no_color", False) else ": purple +1, orange -1"
-        return f"units at epoch {self.artifact.get('epoch', '?')}, tanh output{key}{more}"
+        more = f" ({shown} of {total})" if shown < total else ""
+        key = "tanh # +1, = -1" if getattr(self.app, "no_color", False) else "purple +1, orange -1"
+        return f"units, epoch {self.artifact.get('epoch', '?')}: {key}{more}"
 
     def render_line(self, y: int) -> Strip:
         width, height = self.size.width, self.size.height
