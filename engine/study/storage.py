@@ -42,12 +42,42 @@ def clear_cache() -> None:
         _cache.clear()
 
 
+HIDDEN = "***"
+_USER_PASSWORD = re.compile(r"(://[^/:@]*:)[^@]*@")  # user:password@ (a password may hold a '/')
+_QUERY_PASSWORD = re.compile(r"(?i)(password=)([^&;\s]*)")
+
+
 def redact(url: str | None) -> str:
-    """The URL with any password replaced by ***: `postgresql://u:secret@h/db` -> `postgresql://u:***@h/db`."""
+    """The URL with any password replaced by ***: `postgresql://u:secret@h/db` -> `postgresql://u:***@h/db`,
+    `...?password=secret` -> `...?password=***`. The one place nnlab hides a storage's secret (the CLI's
+    messages, the Studies screen)."""
     if not url:
         return ""
-    text = re.sub(r"(://[^/:@]*:)[^@/]*@", r"\1***@", str(url))
-    return re.sub(r"(?i)(password=)[^&;\s]*", r"\1***", text)
+    return _QUERY_PASSWORD.sub(rf"\1{HIDDEN}", _USER_PASSWORD.sub(rf"\1{HIDDEN}@", str(url)))
+
+
+def storage_password(url: str | None) -> str | None:
+    """The secret in a storage URL: its password, in the user part or as a `password=` option."""
+    if not url:
+        return None
+    found = _QUERY_PASSWORD.search(url)
+    if found and found.group(2):
+        return found.group(2)
+    user = re.search(r"://[^/:@]*:([^@]*)@", url)
+    return user.group(1) or None if user else None
+
+
+def redact_text(text: str, storage: str | None) -> str:
+    """Any text (an error message, a driver's output) with the storage's secret hidden wherever it appears:
+    the URL itself, and the password as written in it and percent-decoded (as a driver may print it)."""
+    secret = storage_password(storage)
+    if secret and storage:
+        from urllib.parse import unquote
+
+        text = text.replace(storage, redact(storage))
+        for form in {secret, unquote(secret)}:
+            text = text.replace(form, HIDDEN)
+    return text
 
 
 def heartbeat_interval_s() -> int:

@@ -322,3 +322,17 @@ def test_an_empty_storage_says_how_to_start_a_study(runs_dir):
             await pilot.pause()
 
     run(main())
+
+
+def test_one_redaction_for_the_cli_and_the_studies_screen():
+    """engine.study.storage hides a storage's secret for both: in the user part (even with a '/' in it, which
+    the CLI's old pattern let through), as a password= option, and decoded inside any message."""
+    from engine.study.storage import redact, redact_text
+    from tui.widgets.study_format import safe_storage, safe_text
+
+    url = "postgresql://u:se/cr%40t@db:5432/x"
+    assert redact(url) == safe_storage(url) == "postgresql://u:***@db:5432/x"
+    assert redact("postgresql://db/x?user=u&password=pw") == "postgresql://db/x?user=u&password=***"
+    message = f"cannot open {url}: FATAL password se/cr@t rejected"
+    assert redact_text(message, url) == safe_text(message, url) == \
+        "cannot open postgresql://u:***@db:5432/x: FATAL password *** rejected"

@@ -6,11 +6,10 @@ A report is the dict of `nnlab studies show --json` (engine.study.report.study_r
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Any, Sequence
-from urllib.parse import unquote, urlsplit, urlunsplit
 
+from engine.study.storage import redact, redact_text
 from engine.text import fmt_number, one_line
 from tui.format import pct
 
@@ -24,52 +23,19 @@ GROUP_COLOURS: tuple[RGB, ...] = ((66, 135, 245), (70, 200, 200), (60, 180, 75),
 BEST_MARKER = "*"
 BEST_COLOUR: RGB = (200, 60, 220)
 STATES = ("complete", "pruned", "fail", "running", "waiting")
-HIDDEN = "***"
 
 
 # ---------------------------------------------------------------------- storage, errors
-_QUERY_PASSWORD = re.compile(r"(?i)(password=)([^&;\s]*)")
-
-
-def storage_password(url: str | None) -> str | None:
-    """The secret in a storage URL: its password, in the user part or as a `password=` option."""
-    if not url:
-        return None
-    found = _QUERY_PASSWORD.search(url)
-    if found and found.group(2):
-        return found.group(2)
-    try:
-        return urlsplit(url).password or None
-    except ValueError:
-        return None
-
-
 def safe_storage(url: str | None, runs_dir: str = "") -> str:
     """The storage as shown: a URL with its password replaced by ***, or where the default journal lives."""
     if not url:
         return f"journal file in {runs_dir.rstrip('/') or '.'}/.studies"
-    shown = _QUERY_PASSWORD.sub(rf"\1{HIDDEN}", url)
-    try:
-        parts = urlsplit(shown)
-        if parts.password:
-            host = parts.hostname or ""
-            if parts.port:
-                host += f":{parts.port}"
-            shown = urlunsplit(parts._replace(netloc=f"{parts.username or ''}:{HIDDEN}@{host}"))
-    except ValueError:
-        return HIDDEN  # not a URL we can read: show nothing of it rather than a secret
-    return one_line(shown)
+    return one_line(redact(url))
 
 
 def safe_text(text: Any, storage: str | None) -> str:
     """One line of any text (an error message ...) with the storage's password hidden wherever it appears."""
-    line = one_line(str(text))
-    secret = storage_password(storage)
-    if secret and storage:
-        line = line.replace(storage, safe_storage(storage))
-        for form in {secret, unquote(secret)}:  # as written in the URL, and decoded as a driver may print it
-            line = line.replace(form, HIDDEN)
-    return line
+    return one_line(redact_text(str(text), storage))
 
 
 # ---------------------------------------------------------------------- values
