@@ -1,10 +1,17 @@
-"""`nnlab data status|fetch|pack|import`: the downloadable data sets (MNIST, CIFAR-10) on disk, and how to
-get them onto a machine with no network: `pack` them into one .tar where they are, copy it, `import` it there.
+"""`nnlab data status|fetch|pack|import`: the downloadable data sets (MNIST, Fashion-MNIST, CIFAR-10) on disk,
+and how to get them onto a machine with no network: `pack` them into one .tar where they are, copy it, `import`
+it there.
 
     status [--json]                       each data set: complete or not, which files miss or fail a check, where
-    fetch mnist|cifar10                   download through torchvision (a quick check first that a host answers)
+    fetch mnist|fashion-mnist|cifar10     download through torchvision (a quick check first that a host answers)
     pack [-o FILE] [--force] [--trust]    one uncompressed .tar of the complete data sets
-    import ARCHIVE... [--trust]           a pack, the official cifar-10-python.tar.gz, MNIST's official .gz files
+    import ARCHIVE... [--trust]           a pack, the official cifar-10-python.tar.gz, the official .gz files
+           [--dataset mnist|fashion-mnist]  of MNIST or Fashion-MNIST, or their unpacked IDX files
+
+MNIST and Fashion-MNIST files have the same names, so a loose IDX file (.gz or unpacked) is given its data set
+by import_dataset(): --dataset if given, else the nearest folder of its path named after one of the two
+(FashionMNIST or fashion-mnist; MNIST or mnist), else mnist. Inside a tar, the member's folder decides
+(MNIST/raw/ or FashionMNIST/raw/).
 
 Imports and downloads land in a staging folder inside the data dir, are checked there, and only then replace
 the data set's folder (engine.data.catalog.install): an interrupted or refused one leaves the data dir as it
@@ -41,12 +48,14 @@ from engine.data.catalog import (
     DAMAGED,
     DOWNLOADABLE,
     FOLDERS,
+    IDX_DATASETS,
     MNIST_GZ,
     PACK_MANIFEST,
     SIZE_DIFFERS,
     DatasetStatus,
     Problem,
 )
+from engine.data.mnist import IDX_SETS
 from engine.data.network import probe
 from engine.store.files import fsync_dir, json_line
 from engine.text import one_line, render_table
@@ -54,7 +63,11 @@ from engine.text import one_line, render_table
 PACK_FORMAT = "nnlab-data-pack"
 MAX_MANIFEST_BYTES = 1 << 20
 ACCEPTED = (f"accepted: a .tar made by `nnlab data pack`, the official {CIFAR_ARCHIVE}, "
-            f"MNIST's official files {', '.join(MNIST_GZ)}")
+            f"MNIST's or Fashion-MNIST's official files {', '.join(MNIST_GZ)} (or unpacked)")
+IMPORT_RULE = ("MNIST and Fashion-MNIST files have the same names: a loose one (.gz or unpacked) goes to the data "
+               "set --dataset names; without it, to the one named by the nearest folder of its path called "
+               "FashionMNIST or fashion-mnist (Fashion-MNIST), MNIST or mnist (MNIST); else to mnist. In a .tar, "
+               f"the member's folder decides ({catalog.MNIST_RAW}/ or {catalog.FASHION_RAW}/)")
 
 
 def build_data_parser(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -66,8 +79,8 @@ def build_data_parser(sub: Any, common: Callable[[argparse.ArgumentParser], None
     p = dsub.add_parser("status", help="each data set: complete or not, which files miss or differ, how to get it")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     common(p)
-    p = dsub.add_parser("fetch", help="download mnist or cifar10 through torchvision (needs a network)")
-    p.add_argument("dataset", nargs="?", metavar="DATASET", help="mnist or cifar10")
+    p = dsub.add_parser("fetch", help="download mnist, fashion-mnist or cifar10 through torchvision (needs a network)")
+    p.add_argument("dataset", nargs="?", metavar="DATASET", help=", ".join(DOWNLOADABLE))
     common(p)
     p = dsub.add_parser("pack", help="one .tar of the complete data sets here, for `nnlab data import` elsewhere")
     p.add_argument("-o", "--output", default=None, metavar="FILE",
@@ -77,10 +90,15 @@ def build_data_parser(sub: Any, common: Callable[[argparse.ArgumentParser], None
                    help="also pack data sets whose checksums differ from torchvision's (hand-made subsets)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     common(p)
-    p = dsub.add_parser("import", help="install a pack, cifar-10-python.tar.gz or MNIST's .gz files here")
+    p = dsub.add_parser("import", help="install a pack, cifar-10-python.tar.gz, or MNIST's or Fashion-MNIST's .gz "
+                                       "files here", description=IMPORT_RULE + ".")
     p.add_argument("archives", nargs="*", metavar="ARCHIVE")
     p.add_argument("--trust", action="store_true",
                    help="import files whose checksums differ from torchvision's (hand-made subsets)")
+    p.add_argument("--dataset", default=None, metavar="NAME",
+                   help=f"{' or '.join(IDX_DATASETS)}: the data set of the loose IDX files given (.gz or unpacked; "
+                        "default: the nearest folder of a file's path named FashionMNIST or fashion-mnist, MNIST or "
+                        "mnist, else mnist); a .tar's files go where their folder in it says")
     common(p)
 
 
@@ -135,7 +153,7 @@ def detail_lines(st: DatasetStatus) -> list[str]:
     """What is wrong with a data set and how to get it, one line each."""
     lines = []
     if st.missing and st.state != "absent":
-        suffix = "[.gz]" if st.name == "mnist" else ""
+        suffix = "[.gz]" if catalog.is_idx(st.name) else ""
         lines.append(f"{st.name}: missing {', '.join(f + suffix for f in st.missing)}")
     by_kind: dict[str, list[str]] = {}
     for p in st.problems:
@@ -185,7 +203,8 @@ def cmd_fetch(args: argparse.Namespace) -> int:
             return EXIT_OK
     reached, tried = probe(catalog.DOWNLOAD_URLS[name])
     if reached is None:
-        print(one_line(f"nnlab: error: no network reached: {', '.join(tried)}; offline: `nnlab data pack` on a "
+        print(one_line(f"nnlab: error: cannot download {name} into {catalog.folder_of(data_dir, name).absolute()}: "
+                       f"no network reached: {', '.join(tried)}; offline: `nnlab data pack` on a "
                        f"machine that has {name}, copy the .tar here, then `nnlab data import{option} FILE.tar`"),
               file=sys.stderr)
         return EXIT_ERROR
@@ -197,11 +216,12 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         try:
             # torchvision reports progress on stdout: it goes to stderr, with tqdm's bars
             with contextlib.redirect_stdout(sys.stderr):
-                if name == "mnist":
-                    from torchvision.datasets import MNIST
+                if catalog.is_idx(name):  # torchvision's MNIST or FashionMNIST: <staging>/<its folder>/raw
+                    import torchvision.datasets
 
-                    MNIST(root=str(staging), train=True, download=True)
-                    MNIST(root=str(staging), train=False, download=True)
+                    idx_class = getattr(torchvision.datasets, IDX_SETS[name].torchvision_class)
+                    idx_class(root=str(staging), train=True, download=True)
+                    idx_class(root=str(staging), train=False, download=True)
                 else:
                     from torchvision.datasets import CIFAR10
 
@@ -335,7 +355,8 @@ def cmd_pack(args: argparse.Namespace) -> int:
 @dataclass
 class Source:
     """One ARCHIVE of `nnlab data import`, looked at before anything is written.
-    kind: pack | cifar-archive | tar | mnist-gz | mnist-idx. files: the data-dir-relative paths it brings."""
+    kind: pack | cifar-archive | tar | idx-gz | idx (a loose file of MNIST or Fashion-MNIST).
+    files: the data-dir-relative paths it brings."""
 
     path: Path
     kind: str
@@ -345,7 +366,9 @@ class Source:
     unpacked_bytes: int = 0
 
 
-ALLOWED_DIRS = {"MNIST", catalog.MNIST_RAW, catalog.CIFAR_FOLDER}
+# a tar's folder entries that are let through (and skipped): each data set's folder and the folders above it
+ALLOWED_DIRS = {str(parent) for folder in FOLDERS.values() for parent in [PurePosixPath(folder),
+                                                                          *PurePosixPath(folder).parents]} - {"."}
 
 
 def _clean_member_name(name: str) -> str:
@@ -356,7 +379,8 @@ def _clean_member_name(name: str) -> str:
 
 def _refuse_member(path: Path, member: tarfile.TarInfo, why: str) -> ConfigError:
     return ConfigError(f"refusing {path}: member {member.name!r} {why} (allowed: {catalog.MNIST_RAW}/<MNIST file>, "
-                       f"{catalog.CIFAR_FOLDER}/<CIFAR-10 file>); nothing imported")
+                       f"{catalog.FASHION_RAW}/<Fashion-MNIST file>, {catalog.CIFAR_FOLDER}/<CIFAR-10 file>); "
+                       "nothing imported")
 
 
 def _look_at_tar(path: Path) -> Source:
@@ -425,14 +449,24 @@ def _extract(tar: tarfile.TarFile, members: list[tarfile.TarInfo], staging: Path
 
 
 def _gzip_size(path: Path) -> int:
-    """The unpacked size a gzip file declares (its last 4 bytes, modulo 2**32: enough for MNIST's)."""
+    """The unpacked size a gzip file declares (its last 4 bytes, modulo 2**32: enough for the IDX sets')."""
     with open(path, "rb") as fh:
         fh.seek(-4, os.SEEK_END)
         return int.from_bytes(fh.read(4), "little")
 
 
-def look_at(path: Path) -> Source:
-    """What an ARCHIVE is, from its name and its first bytes: ConfigError for anything else."""
+def import_dataset(path: Path, option: str | None) -> str:
+    """The IDX set a loose file (.gz or unpacked) is imported into: `option` (--dataset) when given; else the
+    nearest folder of its path named after one (FashionMNIST or fashion-mnist, MNIST or mnist); else mnist."""
+    if option is not None:
+        return option
+    names = {alias: name for name in IDX_DATASETS for alias in (IDX_SETS[name].folder, name)}
+    return next((names[parent.name] for parent in path.absolute().parents if parent.name in names), "mnist")
+
+
+def look_at(path: Path, dataset: str | None = None) -> Source:
+    """What an ARCHIVE is, from its name and its first bytes: ConfigError for anything else. dataset: --dataset,
+    the IDX set of a loose IDX file (import_dataset)."""
     if not path.exists():
         raise ConfigError(f"invalid value for ARCHIVE: {str(path)!r} (no such file)")
     if not path.is_file():
@@ -446,12 +480,13 @@ def look_at(path: Path) -> Source:
     if is_tar:
         return _look_at_tar(path)
     if head[:2] == b"\x1f\x8b" and path.name in MNIST_GZ:
-        rel = f"{catalog.MNIST_RAW}/{path.name}"
+        rel = f"{FOLDERS[import_dataset(path, dataset)]}/{path.name}"
         size = path.stat().st_size
-        return Source(path, "mnist-gz", [rel, rel[:-3]], unpacked_bytes=size + _gzip_size(path))
+        return Source(path, "idx-gz", [rel, rel[:-3]], unpacked_bytes=size + _gzip_size(path))
     if path.name in catalog.MNIST_FILES and len(head) == 4 and \
             int.from_bytes(head, "big") in (catalog.IDX_IMAGES_MAGIC, catalog.IDX_LABELS_MAGIC):
-        return Source(path, "mnist-idx", [f"{catalog.MNIST_RAW}/{path.name}"], unpacked_bytes=path.stat().st_size)
+        rel = f"{FOLDERS[import_dataset(path, dataset)]}/{path.name}"
+        return Source(path, "idx", [rel], unpacked_bytes=path.stat().st_size)
     what = "a gzip file" if head[:2] == b"\x1f\x8b" else "a file"
     raise ConfigError(f"cannot import {path}: {what} of a kind nnlab does not know ({ACCEPTED})")
 
@@ -505,11 +540,22 @@ def _summary(problems: list[tuple[str, Problem]]) -> str:
     return "; ".join(f"{name}: {kind} for {', '.join(files)}" for (name, kind), files in groups.items())
 
 
+def _other_official(reference: dict[str, str], rel: str, md5: str) -> str | None:
+    """The other IDX set whose official .gz of that name has this md5 (a file imported into the wrong one)."""
+    name = PurePosixPath(rel).name
+    others = [n for n in IDX_DATASETS if f"{FOLDERS[n]}/{name}" != rel]
+    return next((n for n in others if reference.get(f"{FOLDERS[n]}/{name}") == md5), None)
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     if not args.archives:
         raise ConfigError(f"missing ARCHIVE ({ACCEPTED})")
+    dataset = getattr(args, "dataset", None)
+    if dataset is not None and dataset not in IDX_DATASETS:
+        raise ConfigError(f"invalid value for --dataset: {dataset!r} (allowed: {', '.join(IDX_DATASETS)}; it names "
+                          "the data set of loose IDX files, a .tar's files go where their folder says)")
     data_dir = Path(args.data_dir)
-    sources = [look_at(Path(a)) for a in args.archives]
+    sources = [look_at(Path(a), dataset) for a in args.archives]
     owner: dict[str, Path] = {}
     for source in sources:
         for rel in source.files:
@@ -519,12 +565,19 @@ def cmd_import(args: argparse.Namespace) -> int:
     notes: list[str] = []  # what --trust let through
     reference: dict[str, str] | None = None
     for source in sources:  # the official files' own md5, before anything is written
-        if source.kind in ("cifar-archive", "mnist-gz"):
+        if source.kind in ("cifar-archive", "idx-gz"):
             reference = reference or catalog.reference_md5s()
             key = CIFAR_ARCHIVE if source.kind == "cifar-archive" else source.files[0]
             actual = catalog.md5_of(source.path)
             if actual != reference[key]:
                 what = "the official CIFAR-10 archive's" if source.kind == "cifar-archive" else "torchvision's"
+                if source.kind == "idx-gz":
+                    what += f" for {catalog.dataset_of(key)}"
+                other = _other_official(reference, key, actual) if source.kind == "idx-gz" else None
+                if other is not None:  # never let through, not even by --trust: it would be the wrong data set
+                    raise ConfigError(f"refusing {source.path}: it is {IDX_SETS[other].title}'s official file, not "
+                                      f"{catalog.dataset_of(key)}'s; nothing imported (`nnlab data import --dataset "
+                                      f"{other}` imports it into {FOLDERS[other]}/)")
                 if not args.trust:
                     raise ConfigError(f"refusing {source.path}: checksum differs from {what} (md5 {actual}, expected "
                                       f"{reference[key]}); nothing imported (--trust imports it anyway, e.g. a "
@@ -555,7 +608,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                 shutil.copyfile(source.path, target)
         staged = sorted(f"{folder}/{entry.name}" for folder in FOLDERS.values() if (staging / folder).is_dir()
                         for entry in (staging / folder).iterdir())
-        for rel in list(staged):  # an MNIST .gz always comes with its unpacked file: the loader reads that one
+        for rel in list(staged):  # an IDX set's .gz always comes with its unpacked file: the loader reads that one
             if rel.endswith(".gz") and rel[:-3] not in staged:
                 _unpack_gz(staging / rel, staging / rel[:-3])
                 staged.append(rel[:-3])

@@ -23,7 +23,7 @@ from engine import __version__
 from engine.command_line import reproduce_command
 from engine.config import ConfigError, applicable
 from engine.data.cifar import CIFAR_FOLDER
-from engine.data.mnist import MNIST_FILES
+from engine.data.mnist import IDX_SETS, MNIST_FILES
 from engine.figures.artifacts import draw_confusion, draw_samples
 from engine.figures.boundary import draw_boundary
 from engine.figures.curves import draw_curves
@@ -60,8 +60,10 @@ class Experiment:
     loaded: list[LoadedRun] = field(default_factory=list)
 
 
-def mnist_present(data_dir: str) -> bool:
-    raw = Path(data_dir) / "MNIST" / "raw"
+def mnist_present(data_dir: str, name: str = "mnist") -> bool:
+    """Are the four IDX files of mnist or fashion-mnist (name) in <data_dir>/<its folder>/raw, each unpacked or
+    as its .gz."""
+    raw = Path(data_dir) / IDX_SETS[name].folder / "raw"
     return all((raw / f).is_file() or (raw / f"{f}.gz").is_file() for f in MNIST_FILES)
 
 

@@ -1,6 +1,6 @@
 """`nnlab data status|fetch|pack|import`, through the real CLI (python -m engine) where it is end to end, on small
-files in the real on-disk formats (MNIST's IDX files, CIFAR-10's batches pickled as Python 2 did), with no
-network. Tiny files never match torchvision's md5 sums: the tests see them reported as differing, and the
+files in the real on-disk formats (MNIST's and Fashion-MNIST's IDX files, CIFAR-10's batches pickled as Python 2
+did), with no network. Tiny files never match torchvision's md5 sums: the tests see them reported as differing, and the
 complete case is shown in-process with the checksum table swapped for the tiny files' own."""
 from __future__ import annotations
 
@@ -41,10 +41,12 @@ def idx_bytes(array: np.ndarray) -> bytes:
         array.astype(np.uint8).tobytes()
 
 
-def write_tiny_mnist(data_dir: Path, n_train: int = 30, n_test: int = 20) -> dict[str, np.ndarray]:
-    raw = data_dir / "MNIST" / "raw"
+def write_tiny_mnist(data_dir: Path, n_train: int = 30, n_test: int = 20, folder: str = "MNIST",
+                     seed: int = 3) -> dict[str, np.ndarray]:
+    """The four IDX files in <data_dir>/<folder>/raw (folder FashionMNIST: Fashion-MNIST's, the same names)."""
+    raw = data_dir / folder / "raw"
     raw.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(3)
+    rng = np.random.default_rng(seed)
     arrays = {"train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28)),
               "train-labels-idx1-ubyte": np.arange(n_train) % 10,
               "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28)),
@@ -124,7 +126,8 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 def data_files(folder: Path) -> dict[str, bytes]:
     """The data sets' files under a data dir (no cache, lock or staging)."""
-    return {k: v for k, v in snapshot(folder).items() if k.startswith(("MNIST/", "cifar-10-batches-py/"))}
+    return {k: v for k, v in snapshot(folder).items()
+            if k.startswith(("MNIST/", "FashionMNIST/", "cifar-10-batches-py/"))}
 
 
 def one_error(result: subprocess.CompletedProcess, code: int = 2) -> str:
@@ -147,7 +150,7 @@ def refused_in_process(capsys, data_dir: Path, *args: str) -> str:
 def tiny_reference(data_dir: Path) -> dict[str, str]:
     """A checksum table in which the tiny files under data_dir are the official ones."""
     table = {}
-    for folder in (data_dir / "MNIST" / "raw", data_dir / "cifar-10-batches-py"):
+    for folder in (data_dir / "MNIST" / "raw", data_dir / "FashionMNIST" / "raw", data_dir / "cifar-10-batches-py"):
         for path in folder.glob("*"):
             table[path.relative_to(data_dir).as_posix()] = catalog.md5_of(path)
     table[catalog.CIFAR_ARCHIVE] = "0" * 32
@@ -164,8 +167,9 @@ def test_status_of_an_empty_data_dir_says_absent_and_how_to_get_each(cli):
     assert f"data dir: {cli.data_dir}" in out
     rows = {line.split()[0]: line.split() for line in out.splitlines()[1:] if line.split()}
     assert rows["mnist"][1:3] == ["absent", "0/4"] and rows["cifar10"][1:3] == ["absent", "0/7"]
+    assert rows["fashion-mnist"][1:3] == ["absent", "0/4"]
     assert rows["circles"][1] == "available" and rows["digits"][1] == "available"
-    for name in ("mnist", "cifar10"):
+    for name in ("mnist", "fashion-mnist", "cifar10"):
         hint = next(line for line in out.splitlines() if line.startswith(f"{name}: get it with"))
         assert f"`nnlab data fetch {name}`" in hint and "`nnlab data pack`" in hint
         assert "`nnlab data import FILE.tar`" in hint
@@ -176,7 +180,7 @@ def test_status_of_an_empty_data_dir_says_absent_and_how_to_get_each(cli):
     assert result.returncode == 0 and len(result.stdout.splitlines()) == 1
     doc = json.loads(result.stdout)
     assert doc["data_dir"] == str(cli.data_dir) and doc["exists"] is True
-    assert list(doc["datasets"]) == ["mnist", "cifar10", "circles", "digits"]
+    assert list(doc["datasets"]) == ["mnist", "fashion-mnist", "cifar10", "circles", "digits"]
     mnist, cifar = doc["datasets"]["mnist"], doc["datasets"]["cifar10"]
     assert mnist["state"] == "absent" and mnist["complete"] is False and mnist["usable"] is False
     assert mnist["missing"] == list(MNIST_NAMES) and mnist["folder"] == str(cli.data_dir / "MNIST" / "raw")
@@ -239,29 +243,32 @@ def test_complete_data_sets_pack_and_import_without_trust(tmp_path, monkeypatch,
     complete, pack needs no --trust, import verifies them and installs them."""
     here, there = tmp_path / "here", tmp_path / "there"
     arrays = write_tiny_mnist(here)
+    write_tiny_mnist(here, folder="FashionMNIST", seed=4)  # the same sizes (as the official files), other bytes
     write_tiny_cifar(here)
     reference = tiny_reference(here)
     monkeypatch.setattr(catalog, "reference_md5s", lambda: reference)
     monkeypatch.setattr(catalog, "MNIST_SIZES", {n: len(idx_bytes(a)) for n, a in arrays.items()})
     states = {st.name: st for st in catalog.status(here)}
-    assert states["mnist"].state == "complete" and states["cifar10"].state == "complete"
-    assert states["mnist"].hint == "" and states["mnist"].usable
+    assert [states[n].state for n in ("mnist", "fashion-mnist", "cifar10")] == ["complete"] * 3
+    assert states["mnist"].hint == "" and states["mnist"].usable and states["fashion-mnist"].usable
 
     pack = tmp_path / "data.tar"
     assert main(["data", "pack", "--data-dir", str(here), "-o", str(pack), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["path"] == str(pack) and doc["bytes"] == pack.stat().st_size and doc["skipped"] == {}
     assert doc["datasets"]["mnist"]["files"] == [f"MNIST/raw/{n}" for n in MNIST_NAMES]
+    assert doc["datasets"]["fashion-mnist"]["files"] == [f"FashionMNIST/raw/{n}" for n in MNIST_NAMES]
     with tarfile.open(pack) as tar:
         names = tar.getnames()
-    assert names[-1] == catalog.PACK_MANIFEST and len(names) == 4 + 7 + 1
+    assert names[-1] == catalog.PACK_MANIFEST and len(names) == 4 + 4 + 7 + 1
 
     assert main(["data", "import", "--data-dir", str(there), str(pack)]) == 0
     out = capsys.readouterr().out
     assert "imported mnist from data.tar: 4 files" in out and "imported cifar10 from data.tar: 7 files" in out
+    assert "imported fashion-mnist from data.tar: 4 files" in out
     assert "--trust" not in out
-    assert [line.split()[:3] for line in out.splitlines() if line.startswith(("mnist ", "cifar10 "))] == [
-        ["mnist", "complete", "4/4"], ["cifar10", "complete", "7/7"]]
+    assert [line.split()[:3] for line in out.splitlines() if line.startswith(("mnist ", "fashion-mnist ", "cifar10 "))
+            ] == [["mnist", "complete", "4/4"], ["fashion-mnist", "complete", "4/4"], ["cifar10", "complete", "7/7"]]
     assert data_files(there) == data_files(here)
 
 
@@ -503,8 +510,9 @@ def test_fetch_downloads_through_torchvision_into_staging_then_installs(tmp_path
     assert not other.exists()
 
 
-@pytest.mark.parametrize("name, needle", [("foo", "invalid value for dataset: 'foo' (allowed: mnist, cifar10)"),
-                                          ("digits", "'digits' (allowed: mnist, cifar10; digits needs no files)")])
+@pytest.mark.parametrize("name, needle", [
+    ("foo", "invalid value for dataset: 'foo' (allowed: mnist, fashion-mnist, cifar10)"),
+    ("digits", "'digits' (allowed: mnist, fashion-mnist, cifar10; digits needs no files)")])
 def test_fetch_of_a_bad_name_is_one_line_exit_2(cli, name, needle):
     assert needle in one_error(cli("data", "fetch", name))
 
@@ -525,9 +533,16 @@ def test_probe_sees_a_listening_port_and_a_closed_one(monkeypatch):
 
 
 def test_download_hosts_and_layout_are_torchvision_s():
-    from torchvision.datasets import CIFAR10, MNIST
+    from torchvision.datasets import CIFAR10, MNIST, FashionMNIST
 
     assert catalog.DOWNLOAD_URLS["mnist"] == tuple(MNIST.mirrors)
+    assert catalog.DOWNLOAD_URLS["fashion-mnist"] == tuple(FashionMNIST.mirrors)
+    assert catalog.FOLDERS["mnist"] == f"{MNIST.__name__}/raw"
+    assert catalog.FOLDERS["fashion-mnist"] == f"{FashionMNIST.__name__}/raw"
+    assert catalog.MNIST_GZ == tuple(name for name, _ in FashionMNIST.resources)
+    table = catalog.reference_md5s()
+    assert {rel: md5 for rel, md5 in table.items() if rel.startswith("FashionMNIST/")} == {
+        f"FashionMNIST/raw/{name}": md5 for name, md5 in FashionMNIST.resources}
     assert catalog.DOWNLOAD_URLS["cifar10"] == (CIFAR10.url,)
     assert catalog.CIFAR_ARCHIVE == CIFAR10.filename and catalog.FOLDERS["cifar10"] == CIFAR10.base_folder
     assert catalog.MNIST_GZ == tuple(name for name, _ in MNIST.resources)
@@ -543,5 +558,230 @@ def test_presence_is_cheap_and_torch_free(tmp_path):
                             cwd=ROOT, timeout=60)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"mnist": ["present", [], False],
+                                         "fashion-mnist": ["missing", list(MNIST_NAMES), True],
                                          "cifar10": ["missing", list(CIFAR_NAMES), True],
                                          "circles": ["available", [], False], "digits": ["available", [], False]}
+
+
+# ---------------------------------------------------------------------------------------------- fashion-mnist
+
+
+def test_status_json_follows_fashion_mnist_from_absent_to_present_to_damaged(cli):
+    """Fashion-MNIST's four files in FashionMNIST/raw: checked on their own, never mistaken for MNIST's."""
+    result = cli("data", "status", "--json")
+    assert result.returncode == 0, result.stderr
+    fashion = json.loads(result.stdout)["datasets"]["fashion-mnist"]
+    assert fashion["state"] == "absent" and fashion["usable"] is False and fashion["missing"] == list(MNIST_NAMES)
+    assert fashion["folder"] == str(cli.data_dir / "FashionMNIST" / "raw")
+    assert "`nnlab data fetch fashion-mnist`" in fashion["hint"] and "--dataset fashion-mnist" in fashion["hint"]
+    assert "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/" in fashion["hint"]
+
+    arrays = write_tiny_mnist(cli.data_dir, folder="FashionMNIST", seed=4)
+    raw = cli.data_dir / "FashionMNIST" / "raw"
+    labels = raw / "t10k-labels-idx1-ubyte"
+    labels.rename(raw / "t10k-labels-idx1-ubyte.gz.tmp")  # this one as its .gz only (checked by md5)
+    (raw / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(arrays["t10k-labels-idx1-ubyte"])))
+    (raw / "t10k-labels-idx1-ubyte.gz.tmp").unlink()
+    result = cli("data", "status", "--json")
+    assert result.returncode == 0, result.stderr
+    sets = json.loads(result.stdout)["datasets"]
+    fashion = sets["fashion-mnist"]
+    assert sets["mnist"]["state"] == "absent"
+    assert fashion["state"] == "differs" and fashion["missing"] == [] and fashion["usable"] is False
+    assert fashion["present"] == [*MNIST_NAMES[:3], "t10k-labels-idx1-ubyte.gz"]
+    problems = {p["file"]: p for p in fashion["problems"]}
+    assert {f: p["problem"] for f, p in problems.items()} == {
+        **{n: "size differs" for n in MNIST_NAMES[:3]}, "t10k-labels-idx1-ubyte.gz": "checksum differs"}
+    assert problems["t10k-labels-idx1-ubyte.gz"]["detail"].endswith("expected bb300cfdad3c16e7a12a480ee83cd310")
+
+    labels.write_bytes(idx_bytes(arrays["t10k-labels-idx1-ubyte"]))  # unpacked too: the loader reads it
+    images = raw / "train-images-idx3-ubyte"
+    result = cli("data", "status", "--json")
+    fashion = json.loads(result.stdout)["datasets"]["fashion-mnist"]
+    assert fashion["state"] == "differs" and fashion["usable"] is True
+
+    images.write_bytes(images.read_bytes()[:-7])  # truncated
+    result = cli("data", "status", "--json")
+    assert result.returncode == 0, result.stderr
+    fashion = json.loads(result.stdout)["datasets"]["fashion-mnist"]
+    assert fashion["state"] == "damaged" and fashion["usable"] is False and fashion["complete"] is False
+    assert {"file": "train-images-idx3-ubyte", "problem": "damaged",
+            "detail": "23529 bytes, its header says 23536"} in fashion["problems"]
+    result = cli("data", "status")
+    assert "fashion-mnist: damaged: train-images-idx3-ubyte (23529 bytes, its header says 23536)" in result.stdout
+    assert not (cli.data_dir / "MNIST").exists()
+
+
+def test_fashion_mnist_files_import_into_their_own_folder(cli, tmp_path, capsys):
+    """The import rule: --dataset, else a FashionMNIST (or fashion-mnist) folder in the file's path, else mnist."""
+    arrays = write_tiny_mnist(tmp_path / "made", seed=4)
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    gz = []
+    for name in MNIST_NAMES:
+        path = bare / f"{name}.gz"
+        path.write_bytes(gzip.compress(idx_bytes(arrays[name])))
+        gz.append(str(path))
+
+    line = refused_in_process(capsys, cli.data_dir, "import", "--dataset", "cifar10", *gz)
+    assert "invalid value for --dataset: 'cifar10' (allowed: mnist, fashion-mnist" in line
+    line = refused_in_process(capsys, cli.data_dir, "import", "--dataset", "fashion-mnist", gz[0])
+    assert "checksum differs from torchvision's for fashion-mnist" in line
+    assert "expected 8d4fb7e6c68d591d4c3dfef9ec88bf0d" in line  # FashionMNIST.resources' sum, not MNIST's
+    assert snapshot(cli.data_dir) == {}
+
+    result = cli("data", "import", "--trust", "--dataset", "fashion-mnist", *gz)
+    assert result.returncode == 0, result.stderr
+    raw = cli.data_dir / "FashionMNIST" / "raw"
+    assert sorted(p.name for p in raw.iterdir()) == sorted([*MNIST_NAMES, *(f"{n}.gz" for n in MNIST_NAMES)])
+    assert (raw / "train-images-idx3-ubyte").read_bytes() == idx_bytes(arrays["train-images-idx3-ubyte"])
+    assert "imported fashion-mnist from t10k-images-idx3-ubyte.gz" in result.stdout
+    assert any(line.split()[:3] == ["fashion-mnist", "differs", "4/4"] for line in result.stdout.splitlines())
+    assert not (cli.data_dir / "MNIST").exists()
+
+    # no option: the folder the files are in decides (torchvision's FashionMNIST/raw, or fashion-mnist/) ...
+    other = tmp_path / "other"
+    (tmp_path / "fashion-mnist").mkdir()
+    loose = tmp_path / "fashion-mnist" / "t10k-labels-idx1-ubyte"
+    loose.write_bytes(idx_bytes(arrays["t10k-labels-idx1-ubyte"]))
+    unpacked = write_tiny_mnist(tmp_path / "copy", folder="FashionMNIST", seed=5)
+    files = [str(tmp_path / "copy" / "FashionMNIST" / "raw" / n) for n in MNIST_NAMES[:3]]
+    result = cli("data", "import", "--trust", *files, str(loose), data_dir=other)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (other / "FashionMNIST" / "raw").iterdir()) == sorted(MNIST_NAMES)
+    assert (other / "FashionMNIST" / "raw" / "t10k-images-idx3-ubyte").read_bytes() == \
+        idx_bytes(unpacked["t10k-images-idx3-ubyte"])
+    assert not (other / "MNIST").exists()
+
+    # ... and a bare file with no such folder is MNIST's
+    plain = tmp_path / "plain" / "t10k-labels-idx1-ubyte"
+    plain.parent.mkdir()
+    plain.write_bytes(idx_bytes(arrays["t10k-labels-idx1-ubyte"]))
+    result = cli("data", "import", "--trust", str(plain), data_dir=other)
+    assert result.returncode == 0, result.stderr
+    assert [p.name for p in (other / "MNIST" / "raw").iterdir()] == ["t10k-labels-idx1-ubyte"]
+    assert "imported mnist from t10k-labels-idx1-ubyte: 1 file" in result.stdout
+
+
+def test_an_official_fashion_mnist_gz_is_never_imported_as_mnist(tmp_path, monkeypatch, capsys):
+    """A .gz with Fashion-MNIST's official md5 given with no folder or option (so: mnist) is refused, --trust
+    or not, with the option that imports it; with that option it needs no --trust."""
+    arrays = write_tiny_mnist(tmp_path / "made", seed=4)
+    gz = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    gz.write_bytes(gzip.compress(idx_bytes(arrays["t10k-labels-idx1-ubyte"])))
+    reference = {"MNIST/raw/t10k-labels-idx1-ubyte.gz": "0" * 32,
+                 "FashionMNIST/raw/t10k-labels-idx1-ubyte.gz": catalog.md5_of(gz)}
+    monkeypatch.setattr(catalog, "reference_md5s", lambda: reference)
+    monkeypatch.setattr(catalog, "MNIST_SIZES", {n: len(idx_bytes(a)) for n, a in arrays.items()})
+    data_dir = tmp_path / "data"
+    for extra in ([], ["--trust"]):
+        line = refused_in_process(capsys, data_dir, "import", *extra, str(gz))
+        assert "it is Fashion-MNIST's official file, not mnist's" in line
+        assert "`nnlab data import --dataset fashion-mnist`" in line and "FashionMNIST/raw/" in line
+    assert not data_dir.exists()
+
+    assert main(["data", "import", "--data-dir", str(data_dir), "--dataset", "fashion-mnist", str(gz)]) == 0
+    out = capsys.readouterr().out
+    assert "imported fashion-mnist from t10k-labels-idx1-ubyte.gz: 2 files" in out and "--trust" not in out
+    assert sorted(p.name for p in (data_dir / "FashionMNIST" / "raw").iterdir()) == [
+        "t10k-labels-idx1-ubyte", "t10k-labels-idx1-ubyte.gz"]
+
+
+def test_pack_carries_fashion_mnist_and_import_puts_it_back_for_the_loader(tmp_path, capsys):
+    here, there = tmp_path / "here", tmp_path / "there"
+    arrays = write_tiny_mnist(here, folder="FashionMNIST", seed=4)
+    pack = tmp_path / "fashion.tar"
+    assert main(["data", "pack", "--trust", "--json", "--data-dir", str(here), "-o", str(pack)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert list(doc["datasets"]) == ["fashion-mnist"] and doc["skipped"] == {"mnist": "absent", "cifar10": "absent"}
+    assert doc["datasets"]["fashion-mnist"]["files"] == [f"FashionMNIST/raw/{n}" for n in MNIST_NAMES]
+    with tarfile.open(pack) as tar:
+        names = tar.getnames()
+    assert names == [*(f"FashionMNIST/raw/{n}" for n in MNIST_NAMES), catalog.PACK_MANIFEST]
+
+    assert main(["data", "pack", "--trust", "--data-dir", str(here), "-o", str(tmp_path / "text.tar")]) == 0
+    assert "packed fashion-mnist: 4 files" in capsys.readouterr().out
+
+    assert main(["data", "import", "--trust", "--data-dir", str(there), str(pack)]) == 0
+    out = capsys.readouterr().out
+    assert "imported fashion-mnist from fashion.tar: 4 files" in out
+    assert data_files(there) == data_files(here) and not (there / "MNIST").exists()
+
+    from engine.data.mnist import FASHION_CLASSES, load_mnist
+
+    fashion = load_mnist(str(there), "fashion-mnist")
+    assert fashion.x_train.shape == (30, 784) and fashion.classes == FASHION_CLASSES
+    assert fashion.y_test.tolist() == arrays["t10k-labels-idx1-ubyte"].tolist()
+
+
+def test_a_tar_s_fashion_mnist_folder_is_let_through_and_others_refused(cli, tmp_path):
+    archive = tmp_path / "mixed.tar"
+    with tarfile.open(archive, "w") as tar:
+        for name in ("FashionMNIST", "FashionMNIST/raw"):
+            info = tarfile.TarInfo(name)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+        blob = idx_bytes(np.arange(10))
+        info = tarfile.TarInfo("FashionMNIST/raw/t10k-labels-idx1-ubyte")
+        info.size = len(blob)
+        tar.addfile(info, io.BytesIO(blob))
+    result = cli("data", "import", "--trust", str(archive))
+    assert result.returncode == 0, result.stderr
+    assert (cli.data_dir / "FashionMNIST" / "raw" / "t10k-labels-idx1-ubyte").read_bytes() == blob
+    with tarfile.open(archive, "a") as tar:
+        info = tarfile.TarInfo("FashionMNIST/raw/notes.txt")
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"x"))
+    before = snapshot(cli.data_dir)
+    line = one_error(cli("data", "import", "--trust", str(archive)))
+    assert "'FashionMNIST/raw/notes.txt' is not a file of the data sets" in line
+    assert "FashionMNIST/raw/<Fashion-MNIST file>" in line
+    assert snapshot(cli.data_dir) == before
+
+
+def test_fetch_fashion_mnist_without_network_fails_at_once_naming_its_folder(cli):
+    """As mnist's: one line, exit 1 (no network is no bad input), nothing written."""
+    line = one_error(cli("data", "fetch", "fashion-mnist", env=NO_NETWORK), code=1)
+    assert f"cannot download fashion-mnist into {cli.data_dir / 'FashionMNIST' / 'raw'}: no network reached" in line
+    assert "fashion-mnist.s3-website.eu-central-1.amazonaws.com" in line
+    assert "`nnlab data pack`" in line and "`nnlab data import FILE.tar`" in line
+    assert snapshot(cli.data_dir) == {}
+
+
+def test_fetch_fashion_mnist_downloads_through_torchvision_s_fashionmnist(tmp_path, monkeypatch, capsys,
+                                                                          http_mirror):
+    from torchvision.datasets import MNIST, FashionMNIST
+
+    import engine.cli.data as data_cli
+
+    mirror, url = http_mirror
+    data_dir = tmp_path / "data"
+    arrays = write_tiny_mnist(tmp_path / "made", seed=4)
+    for name, array in arrays.items():
+        (mirror / f"{name}.gz").write_bytes(gzip.compress(idx_bytes(array)))
+    monkeypatch.setattr(MNIST, "mirrors", ["http://127.0.0.1:1/"])  # were MNIST's class used, it would fail
+    monkeypatch.setattr(FashionMNIST, "mirrors", [url])
+    monkeypatch.setattr(FashionMNIST, "resources",
+                        [(f"{n}.gz", catalog.md5_of(mirror / f"{n}.gz")) for n in MNIST_NAMES])
+    monkeypatch.setattr(catalog, "MNIST_SIZES", {n: len(idx_bytes(a)) for n, a in arrays.items()})
+    monkeypatch.setattr(data_cli, "probe", lambda urls: ("the test's mirror", []))
+
+    capsys.readouterr()
+    assert main(["data", "fetch", "fashion-mnist", "--data-dir", str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[2].split()[:3] == ["fashion-mnist", "complete", "4/4"]
+    raw = data_dir / "FashionMNIST" / "raw"
+    assert sorted(p.name for p in raw.iterdir()) == sorted([*MNIST_NAMES, *(f"{n}.gz" for n in MNIST_NAMES)])
+    assert (raw / "t10k-images-idx3-ubyte").read_bytes() == idx_bytes(arrays["t10k-images-idx3-ubyte"])
+    assert not (data_dir / "MNIST").exists()
+    assert main(["data", "fetch", "fashion-mnist", "--data-dir", str(data_dir)]) == 0
+    assert "fashion-mnist: already complete in" in capsys.readouterr().out
+
+
+def test_reproduce_sees_each_idx_set_in_its_own_folder(tmp_path):
+    from engine.report.reproduce import mnist_present
+
+    write_tiny_mnist(tmp_path, folder="FashionMNIST")
+    assert mnist_present(str(tmp_path), "fashion-mnist") and not mnist_present(str(tmp_path))
+    write_tiny_mnist(tmp_path)
+    assert mnist_present(str(tmp_path)) and mnist_present(str(tmp_path), "mnist")
