@@ -172,3 +172,36 @@ def test_enter_on_a_stage_before_the_fields_are_built_goes_to_the_first_field(ru
                            "the first field focused")
 
     asyncio.run(main())
+
+
+def test_ctrl_r_before_the_fields_are_built_starts_the_run_once_they_are(runs_dir, monkeypatch):
+    """ctrl+r at the first paint, while the form is still text, was dropped; now the run starts once the
+    fields exist (checked on the form's values, as ever)."""
+    from tui.screens.lab import LabScreen
+
+    release = asyncio.Event()
+    build = LabScreen._build_fields
+
+    async def held_build(self):
+        async def later():
+            await release.wait()
+            self.call_later(build, self)
+
+        self._held = asyncio.get_running_loop().create_task(later())
+
+    monkeypatch.setattr(LabScreen, "_build_fields", held_build)
+
+    async def main():
+        app = make_app(runs_dir)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: screen_name(app) == "LabScreen", what="the Lab")
+            assert not app.screen.form_ready
+            await pilot.press("ctrl+r")
+            await pilot.pause()
+            assert app.started_here == []
+            release.set()
+            await wait_for(pilot, lambda: app.started_here, 60, "the run started")
+            return list(app.started_here)
+
+    started = asyncio.run(main())
+    assert len(started) == 1 and "circles-manual" in started[0]

@@ -93,6 +93,7 @@ class LabScreen(HomeFocusScreen):
         self.form_error = ""
         self.focused_key: str | None = None
         self._enter_pending = False  # Enter on a stage before the value fields were built
+        self._start_pending = ""  # "start" or "queue": ctrl+r / ctrl+e before the value fields were built
         self._built: dict[str, str] = {}  # the text each field was built with (its first Changed is no edit)
         self.gpus: list[GpuInfo] = []
 
@@ -151,16 +152,14 @@ class LabScreen(HomeFocusScreen):
     @property
     def form_ready(self) -> bool:
         """True once the value fields exist (just after the first paint)."""
-        return not self.query("#form-skeleton")
+        return not self.query("#form-skeleton") and bool(self.query(".key-input"))
 
     async def _build_fields(self) -> None:
-        if not self.form_ready:  # (a stage switch may have built them already)
+        if self.query("#form-skeleton"):  # (a stage switch may have built the fields already)
             pressed = self.query_one("#devices", RadioSet).pressed_button
             device = {"device": str(pressed.label)} if pressed is not None else {}
             await self.show_stage(self.stage, {**self._built, **device})
-        if self._enter_pending:  # Enter came while the form was still text: it goes to the first field now
-            self._enter_pending = False
-            self._focus_first_field()
+
 
     # ------------------------------------------------------------------ stage and form
     @on(OptionList.OptionHighlighted, "#stages")
@@ -171,15 +170,16 @@ class LabScreen(HomeFocusScreen):
 
     @on(OptionList.OptionSelected, "#stages")
     def _stage_selected(self, event: OptionList.OptionSelected) -> None:
-        if self.form_ready:
-            self._focus_first_field()
-        else:  # the first paint shows the form as text: an Enter then is kept, not lost
-            self._enter_pending = True
+        # while the fields are not there (the first paint shows the form as text; a stage switch removes the
+        # old fields before it mounts the new ones) the Enter is kept, and show_stage honours it
+        self._enter_pending = not self._focus_first_field()
 
-    def _focus_first_field(self) -> None:
+    def _focus_first_field(self) -> bool:
         first = next(iter(self.query(".key-input").results(Input)), None)
-        if first is not None:
-            first.focus()
+        if first is None or not first.is_mounted:
+            return False
+        first.focus()
+        return True
 
     async def show_stage(self, stage: Stage, values: dict[str, Any] | None = None) -> None:
         old_keys = form_keys(self.stage) if self.is_mounted else []
@@ -204,6 +204,11 @@ class LabScreen(HomeFocusScreen):
         if has_device:
             self._select_device(str(values.get("device", "auto")))
         self._check_all()
+        if self._enter_pending and self._focus_first_field():  # an Enter that came while the fields were built
+            self._enter_pending = False
+        if self._start_pending:  # ctrl+r (ctrl+e) that came while the fields were built
+            pending, self._start_pending = self._start_pending, ""
+            self.call_after_refresh(self._start, pending == "queue")
 
     def _check_all(self) -> None:
         """Check every field (no events: the Changed of a freshly built field is skipped)."""
@@ -418,8 +423,9 @@ class LabScreen(HomeFocusScreen):
         self._start(queue=True)
 
     def _start(self, queue: bool) -> None:
-        if not self.form_ready:
-            return  # a few milliseconds after the first paint
+        if not self.form_ready:  # the fields are being built (just after the first paint): start once they are
+            self._start_pending = "queue" if queue else "start"
+            return
         self._check_all()
         config = self.validate()
         if config is None:
