@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tmux_driver import tmux
+from tmux_driver import tmux, wait_for_screen
 
 ROOT = Path(__file__).resolve().parents[2]
 NNLAB = str(Path(sys.executable).with_name("nnlab"))
@@ -28,7 +28,7 @@ def once(tmp: Path, i: int, after: float) -> float:
     session = f"nnlab-quit-{os.getpid()}-{after}-{i}".replace(".", "_")
     env = f"NNLAB_FIRST_PAINT_FILE={paint} NNLAB_RUNS_DIR={tmp / 'runs'}"
     tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24", "bash --norc")
-    time.sleep(0.3)  # the shell is ready before the command is typed
+    wait_for_screen(session, lambda text: "$" in text or "#" in text, 10, "the shell's prompt")
     try:
         tmux("send-keys", "-t", session, f"cd {ROOT} && env {env} {NNLAB}; date +%s.%N > {ended}", "Enter")
         end = time.time() + 60

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from pilot_waits import wait_for
 from textual import events
 from tui_canned import DEVICES, populate
@@ -140,43 +141,10 @@ def test_a_burst_of_down_keys_scrolls_help_one_line_per_key(runs_dir):
     asyncio.run(main())
 
 
-def test_enter_on_a_stage_before_the_fields_are_built_goes_to_the_first_field(runs_dir, monkeypatch):
-    """The first paint shows the form as text; the fields are built just after. An Enter in between (a user
-    quick on the keys, a slow machine) was lost: it now focuses the first field once it exists. The build
-    is held back here until the Enter has been handled."""
-    from tui.screens.lab import LabScreen
-
-    release = asyncio.Event()
-    build = LabScreen._build_fields
-
-    async def held_build(self):  # the build waits in a task of its own; the screen's queue runs on
-        async def later():
-            await release.wait()
-            self.call_later(build, self)
-
-        self._held = asyncio.get_running_loop().create_task(later())
-
-    monkeypatch.setattr(LabScreen, "_build_fields", held_build)
-
-    async def main():
-        app = make_app(runs_dir)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await wait_for(pilot, lambda: screen_name(app) == "LabScreen" and app.focused is not None
-                           and app.focused.id == "stages", what="the stage list focused")
-            assert not app.screen.form_ready
-            await pilot.press("enter")
-            await pilot.pause()
-            release.set()
-            await wait_for(pilot, lambda: app.screen.form_ready, what="Lab form")
-            await wait_for(pilot, lambda: app.focused is not None and app.focused.id == "key-epochs", 10,
-                           "the first field focused")
-
-    asyncio.run(main())
-
-
-def test_ctrl_r_before_the_fields_are_built_starts_the_run_once_they_are(runs_dir, monkeypatch):
-    """ctrl+r at the first paint, while the form is still text, was dropped; now the run starts once the
-    fields exist (checked on the form's values, as ever)."""
+@pytest.fixture
+def held_lab_build(monkeypatch):
+    """The Lab's value fields are built only once the returned event is set (in a task of its own: the
+    screen's queue runs on meanwhile), so a test can send keys while the form is still text."""
     from tui.screens.lab import LabScreen
 
     release = asyncio.Event()
@@ -190,6 +158,33 @@ def test_ctrl_r_before_the_fields_are_built_starts_the_run_once_they_are(runs_di
         self._held = asyncio.get_running_loop().create_task(later())
 
     monkeypatch.setattr(LabScreen, "_build_fields", held_build)
+    return release
+
+
+def test_enter_on_a_stage_before_the_fields_are_built_goes_to_the_first_field(runs_dir, held_lab_build):
+    """The first paint shows the form as text; the fields are built just after. An Enter in between (a user
+    quick on the keys, a slow machine) was lost: it now focuses the first field once it exists. The build
+    is held back here until the Enter has been handled."""
+
+    async def main():
+        app = make_app(runs_dir)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: screen_name(app) == "LabScreen" and app.focused is not None
+                           and app.focused.id == "stages", what="the stage list focused")
+            assert not app.screen.form_ready
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: app.screen._enter_pending, 10, "the Enter kept")
+            held_lab_build.set()
+            await wait_for(pilot, lambda: app.screen.form_ready, what="Lab form")
+            await wait_for(pilot, lambda: app.focused is not None and app.focused.id == "key-epochs", 10,
+                           "the first field focused")
+
+    asyncio.run(main())
+
+
+def test_ctrl_r_before_the_fields_are_built_starts_the_run_once_they_are(runs_dir, held_lab_build):
+    """ctrl+r at the first paint, while the form is still text, was dropped; now the run starts once the
+    fields exist (checked on the form's values, as ever)."""
 
     async def main():
         app = make_app(runs_dir)
@@ -197,9 +192,9 @@ def test_ctrl_r_before_the_fields_are_built_starts_the_run_once_they_are(runs_di
             await wait_for(pilot, lambda: screen_name(app) == "LabScreen", what="the Lab")
             assert not app.screen.form_ready
             await pilot.press("ctrl+r")
-            await pilot.pause()
+            await wait_for(pilot, lambda: app.screen._start_pending == "start", 10, "the ctrl+r kept")
             assert app.started_here == []
-            release.set()
+            held_lab_build.set()
             await wait_for(pilot, lambda: app.started_here, 60, "the run started")
             return list(app.started_here)
 

@@ -100,9 +100,9 @@ TAB_BURST = END + BACKSPACE * 3 + "0" + TAB + END + BACKSPACE * 3 + "5"
 async def _two_fields(app: App, pilot, first: Input, second: Input) -> tuple[str, str, object]:
     first.value, second.value = "2000", "0.125"
     first.focus()
-    await pilot.pause()
+    await _settle(pilot, lambda: app.focused is first)  # focusing may select the whole value: then place the cursor
     first.cursor_position = 0
-    await pilot.pause()
+    await _settle(pilot, lambda: first.cursor_position == 0 and first.selection.is_empty)
     _feed(app, TAB_BURST)
     await _settle(pilot, lambda: second.value != "0.125")
     return first.value, second.value, app.focused

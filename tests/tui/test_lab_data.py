@@ -49,14 +49,16 @@ def test_the_dataset_field_completes_from_the_stages_data_sets(runs_dir, tmp_pat
             await wait_for(pilot, lambda: lab.form_ready, what="Lab form")
             stages = lab.query_one("#stages")
             values = {}
-            for stage, typed in (("cifar-base", "fa"), ("mnist-mlp", "c")):
+            for stage, typed, suggested in (("cifar-base", "fa", "fashion-mnist"), ("mnist-mlp", "c", None)):
                 stages.highlighted = stages.get_option_index(stage)
                 await wait_for(pilot, lambda s=stage: lab.stage.id == s and lab.query("#key-dataset"), 20, stage)
                 field = lab.query_one("#key-dataset")
                 field.focus()
                 field.value = ""
                 await pilot.press(*typed)
-                await pilot.pause()
+                assert await field.suggester.get_suggestion(typed) == suggested  # the stage's own data sets
+                await wait_for(pilot, lambda f=field, t=typed, g=suggested: f.value == t
+                               and (g is None or f._suggestion == g), 10, "the suggestion")
                 await pilot.press("right")
                 await wait_for(pilot, lambda f=field, t=typed: f.value.startswith(t), 10, "typed")
                 values[stage] = field.value

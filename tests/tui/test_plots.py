@@ -385,6 +385,21 @@ def test_ansi_themes_draw_the_train_screen_in_the_terminal_palette(runs_dir):
         assert found and found <= TERMINAL_COLOURS, (theme, found)
 
 
+def train_app_with(runs_dir, artifacts: dict) -> NNLabApp:
+    """The app following a canned 12-epoch circles run, with these artifacts (by kind) as if followed."""
+    app = NNLabApp(runs_dir=str(runs_dir), data_dir="datasets", clock=lambda: 1000.0)
+    app.devices = dict(DEVICES)
+    for event in circles_events():
+        app.run_state.apply(event, 1000.0)
+    app.run_state.artifacts.update(artifacts)
+    return app
+
+
+async def show_train(app: NNLabApp, pilot) -> None:
+    await pilot.press("2")
+    await wait_for(pilot, lambda: getattr(app.screen, "drawn_epochs", 0) == 12)
+
+
 def test_train_curves_start_at_epoch_0_when_the_run_recorded_it(runs_dir):
     """The values before the first update (artifacts/initial.json, followed like the other artifacts) are
     the first point of the Train screen's loss and accuracy curves."""
@@ -394,14 +409,9 @@ def test_train_curves_start_at_epoch_0_when_the_run_recorded_it(runs_dir):
                "test_acc": 0.45}
 
     async def main():
-        app = NNLabApp(runs_dir=str(runs_dir), data_dir="datasets", clock=lambda: 1000.0)
-        app.devices = dict(DEVICES)
-        for event in circles_events():
-            app.run_state.apply(event, 1000.0)
-        app.run_state.artifacts["initial"] = initial
+        app = train_app_with(runs_dir, {"initial": initial})
         async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.press("2")
-            await wait_for(pilot, lambda: getattr(app.screen, "drawn_epochs", 0) == 12)
+            await show_train(app, pilot)
             loss = app.screen.query_one("#loss-plot", CurvePlot).series
             acc = app.screen.query_one("#acc-plot", CurvePlot).series
             return [(s.xs[0], s.ys[0], len(s.xs)) for s in (*loss, *acc)]
@@ -420,14 +430,9 @@ def test_train_panel_shows_the_hidden_units_beside_the_boundary(runs_dir, monkey
              "maps": [bytes([v] * n * n).hex() for v in (200, 0, 100)], "out_weight": [1.0, 2.0, 0.5]}
 
     async def main():
-        app = NNLabApp(runs_dir=str(runs_dir), data_dir="datasets", clock=lambda: 1000.0)
-        app.devices = dict(DEVICES)
-        for event in circles_events():
-            app.run_state.apply(event, 1000.0)
-        app.run_state.artifacts["units"] = units
+        app = train_app_with(runs_dir, {"units": units})
         async with app.run_test(size=(100, 30)) as pilot:
-            await pilot.press("2")
-            await wait_for(pilot, lambda: getattr(app.screen, "drawn_epochs", 0) == 12)
+            await show_train(app, pilot)
             await pilot.press("v")
             view = app.screen.query_one(UnitsView)
             await wait_for(pilot, lambda: view.display and view.size.height > 3, 10, "the units view")
