@@ -186,6 +186,10 @@ KEYS: dict[str, Key] = {k.name: k for k in [
     Key("limit_train", "int", "use only the first N training examples (0: all)", low=0, high=MAX_INT, high_open=False),
     Key("limit_test", "int", "use only the first N test examples (0: all)", low=0, high=MAX_INT, high_open=False),
     Key("grid_every", "int", "save the decision-boundary grid every k-th epoch", low=1, high=100_000, high_open=False),
+    Key("inspect", "choice", "record the network's inside: full (gradients, activations, maps), light (no maps), off",
+        choices=("full", "light", "off")),
+    Key("maps_every", "int", "save conv1's filters and the feature maps every k-th epoch (inspect=full)", low=1,
+        high=100_000, high_open=False),
     Key("kernel", "choice", "linear: LinearSVC; linear-svc: SVC(kernel=linear); rbf; poly",
         choices=("linear", "linear-svc", "rbf", "poly")),
     Key("C", "float", "SVM regularization: larger C, fewer margin violations", low=0, low_open=True, high=1e9, high_open=False),
@@ -217,6 +221,8 @@ def inapplicable(config: dict[str, Any]) -> dict[str, str]:
             out["gamma"] = "applies with scheduler=exponential or step"
         if "step_size" in config and scheduler is not None and scheduler != "step":
             out["step_size"] = "applies with scheduler=step"
+    if "maps_every" in config and config.get("inspect", "full") != "full":
+        out["maps_every"] = "applies with inspect=full"
     return out
 
 

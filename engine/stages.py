@@ -69,19 +69,19 @@ def _pick(*names: str) -> dict[str, Key]:
     return {n: KEYS[n] for n in names}
 
 
-MLP_KEYS = ("epochs", "lr", "batch_size", "hidden", "init_std", "reduction", "seed", "dataset", "device")
+MLP_KEYS = ("epochs", "lr", "batch_size", "hidden", "init_std", "reduction", "seed", "dataset", "device", "inspect")
 MLP_DEFAULTS = dict(epochs=150, lr=0.03, batch_size=10, hidden=10, init_std=0.3, reduction="sum",
-                    seed=0, dataset="circles", device="cpu")
+                    seed=0, dataset="circles", device="cpu", inspect="full")
 OPTIM_KEYS = ("optimizer", "momentum", "weight_decay")
 OPTIM_DEFAULTS = dict(optimizer="sgd", momentum=0.9, weight_decay=0.0)
 
 CNN_KEYS = ("epochs", "lr", "batch_size", "optimizer", "momentum", "weight_decay", "scheduler", "gamma",
             "step_size", "normalize", "augment", "dropout", "batchnorm", "seed", "dataset", "device",
-            "compile", "limit_train", "limit_test")
+            "compile", "limit_train", "limit_test", "inspect", "maps_every")
 CNN_BASE = dict(epochs=30, lr=0.1, batch_size=128, optimizer="sgd", momentum=0.9, weight_decay=0.0,
                 scheduler="none", gamma=0.95, step_size=10, normalize="none", augment="none",
                 dropout=0.0, batchnorm=False, seed=0, dataset="cifar10", device="auto", compile=False,
-                limit_train=0, limit_test=0)
+                limit_train=0, limit_test=0, inspect="full", maps_every=10)
 
 
 def _circles_stage(sid: str, title: str, how: str, optim: bool = False) -> Stage:

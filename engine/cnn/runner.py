@@ -17,12 +17,18 @@ from engine.cnn.summary import summarize
 from engine.config import ConfigError
 from engine.data import Dataset, load_images
 from engine.devices import resolve_device
+from engine.inside.maps import N_FEATURE_IMAGES, features_payload, filters_payload
+from engine.inside.probe import batchnorm_values, dropout_gap, read_all, walk
+from engine.inside.series import Series
+from engine.inside.steps import LastStep
 from engine.optim import make_optimizer, make_scheduler
 from engine.runner import StopRequested
 
 INITIAL_TRAIN_N = 10_000  # training images scored before the first update (a fifth of CIFAR-10's)
 EVAL_BATCH = 1000
 N_SAMPLES = 16
+PROBE_N = 128  # the activations are measured on the first PROBE_N test images
+CONV_LAYERS = frozenset({"conv1", "conv2", "conv3"})
 
 
 def build(config: dict[str, Any], data_dir: str) -> CNNRunner:
@@ -72,6 +78,14 @@ class CNNRunner:
         step = max(self.n_test // N_SAMPLES, 1)
         self.sample_index = list(range(0, self.n_test, step))[:N_SAMPLES]
         self._eval: dict[str, Any] | None = None
+        self.inspect = config.get("inspect", "full")
+        self.maps_every = int(config.get("maps_every", 10))
+        weighted = {name: [m.weight, m.bias] for name, m in self.model.named_children()
+                    if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))}
+        self.steps = LastStep(weighted) if self.inspect != "off" else None
+        nonlinearity = {name: "relu" for name in weighted if name != "fc5"}
+        probe_n = min(PROBE_N, self.n_test)
+        self.series = Series(list(weighted), nonlinearity, f"the first {probe_n} test images, eval mode")
 
     # ---- training ---------------------------------------------------------------------------
     def _autocast(self) -> ContextManager[Any]:
@@ -83,7 +97,10 @@ class CNNRunner:
         self.model.train()
         loss_sum = torch.zeros((), dtype=torch.float64, device=self._dev)
         correct = torch.zeros((), dtype=torch.long, device=self._dev)
+        measured = self.batches_per_epoch if self.steps is not None else 0  # the step whose gradient flow is kept
         for i, (x, y) in enumerate(self.data.train_batches(self.batch_size), start=1):
+            if i == measured and self.steps is not None:
+                self.steps.before()
             with self._autocast():
                 logits = self.forward(x)
                 loss = F.cross_entropy(logits, y)
@@ -95,6 +112,8 @@ class CNNRunner:
                 correct += (logits.argmax(1) == y).sum()
             if on_batch(i):
                 raise StopRequested()
+        if self.steps is not None:  # zero_grad(set_to_none) comes before backward: .grad is the last step's
+            self.steps.after({name: [p.grad for p in params] for name, params in self.steps.layers.items()})
         stats = torch.stack([loss_sum, correct.double()]).tolist()  # the one device read
         return {"train_loss": stats[0] / self.n_train, "train_acc": stats[1] / self.n_train}
 
@@ -134,6 +153,8 @@ class CNNRunner:
                 loss_sum += F.cross_entropy(logits.float(), y, reduction="sum").double()
                 correct += (logits.argmax(1) == y).sum()
         totals = torch.stack([loss_sum, correct.double()]).tolist()  # one device read
+        if self.inspect != "off":
+            self._record_activations(0)
         return {"train_loss": totals[0] / max(n, 1), "train_acc": totals[1] / max(n, 1), **test}
 
     def current_lr(self) -> float:
@@ -156,7 +177,42 @@ class CNNRunner:
         }
         if epoch == 1:
             out["summary"] = {"kind": "summary", "epoch": epoch, **summarize(self.config)}
+        if self.steps is not None:
+            step = self.steps.take()
+            if step is not None:
+                self.series.add_step(epoch, step)
+            self._record_activations(epoch)
+            out["gradients"] = self.series.gradients_payload(epoch)
+            out["activations"] = self.series.activations_payload(epoch)
+            if self.inspect == "full" and (epoch == 1 or last or epoch % self.maps_every == 0):
+                out[f"filters-e{epoch:04d}"] = filters_payload(epoch, self.model.conv1.weight)
+                out[f"features-e{epoch:04d}"] = self._features(epoch)
         return out
+
+    # ---- inside the network ---------------------------------------------------------------------
+    def _record_activations(self, epoch: int) -> None:
+        """Pre-activations, dead ReLUs, batch norm values and dropout's train/eval gap on the probe images."""
+        n = min(PROBE_N, self.n_test)
+        self.model.eval()
+        with torch.inference_mode(), self._autocast():
+            x = self.data.test_transform(self.data.test_x[:n])
+            stats, _ = walk(self.model, x)
+            has_dropout = float(self.config.get("dropout", 0.0)) > 0
+            gap = dropout_gap(self.model, x, self.data.test_y[:n], self._dev) if has_dropout else {}
+            record = read_all({"stats": stats, "bn": batchnorm_values(self.model), "dropout": gap})
+        self.series.add_activations(epoch, {
+            "pre": {k: v["pre"] for k, v in record["stats"].items()},
+            "dead": {k: v["dead"] for k, v in record["stats"].items() if "dead" in v},
+            "saturated": {}, "bn": record["bn"], "dropout": record["dropout"]})
+
+    def _features(self, epoch: int) -> dict[str, Any]:
+        """The post-ReLU maps of each conv layer for the first N_FEATURE_IMAGES sample images."""
+        index = self.sample_index[:N_FEATURE_IMAGES]
+        self.model.eval()
+        with torch.inference_mode(), self._autocast():
+            _, maps = walk(self.model, self.data.test_transform(self.data.test_x[index]), keep=CONV_LAYERS)
+            arrays = {name: maps[name].float().cpu().numpy() for name in sorted(maps)}
+        return features_payload(epoch, arrays, index, self.data.test_y[index].cpu().tolist(), self.classes)
 
     def _samples(self, epoch: int, predicted: list[int]) -> dict[str, Any]:
         idx = self.sample_index
@@ -174,6 +230,7 @@ class CNNRunner:
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "data": self.data.state_dict(),
             "torch_rng": torch.get_rng_state(),
+            "inside": self.series.state_dict(),
         }
         if self.cuda:
             state["cuda_rng"] = torch.cuda.get_rng_state(self._dev)
@@ -185,6 +242,7 @@ class CNNRunner:
         if self.scheduler is not None and state.get("scheduler") is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         self.data.load_state_dict(state["data"])
+        self.series.load_state_dict(state.get("inside"))
         torch.set_rng_state(state["torch_rng"].cpu())
         if self.cuda and state.get("cuda_rng") is not None:
             torch.cuda.set_rng_state(state["cuda_rng"].cpu(), self._dev)

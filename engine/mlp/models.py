@@ -44,6 +44,16 @@ class MLP(Protocol):
         """W_y, n_y x n_h: how much each hidden unit weighs in each class's score."""
         ...
 
+    def layer_params(self) -> dict[str, list[torch.Tensor]]:
+        """{"hidden": [W_h, b_h], "output": [W_y, b_y]}: the live tensors the training updates in place."""
+        ...
+
+    keep_grads: bool  # True: the next train_step keeps its gradients for last_grads()
+
+    def last_grads(self) -> dict[str, list[torch.Tensor | None]]:
+        """The gradients of the last train_step taken with keep_grads, by layer as layer_params."""
+        ...
+
     def state_dict(self) -> dict[str, Any]: ...
 
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
@@ -75,6 +85,15 @@ class _HandUpdated:
         self.lr = float(lr)
         self.reduction = _check_reduction(reduction)
         self.n_y = self.p["W_y"].shape[0]
+        self.keep_grads = False
+        self.kept: dict[str, torch.Tensor | None] = {}
+
+    def layer_params(self) -> dict[str, list[torch.Tensor]]:
+        return {"hidden": [self.p["W_h"], self.p["b_h"]], "output": [self.p["W_y"], self.p["b_y"]]}
+
+    def last_grads(self) -> dict[str, list[torch.Tensor | None]]:
+        return {"hidden": [self.kept.get("W_h"), self.kept.get("b_h")],
+                "output": [self.kept.get("W_y"), self.kept.get("b_y")]}
 
     def _forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = torch.tanh(x @ self.p["W_h"].T + self.p["b_h"])
@@ -118,6 +137,8 @@ class ManualMLP(_HandUpdated):
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         grads, loss_sum, y_tilde = self.gradients(x, y)
+        if self.keep_grads:
+            self.kept = dict(grads)
         for k in self.NAMES:
             self.p[k].sub_(self.lr * grads[k])
         return loss_sum, (y_tilde.argmax(dim=1) == y).sum()
@@ -137,6 +158,8 @@ class AutogradMLP(_HandUpdated):
         losses = -log_y_hat.gather(1, y[:, None])
         loss = losses.sum() if self.reduction == "sum" else losses.mean()
         loss.backward()
+        if self.keep_grads:
+            self.kept = {k: v.grad for k, v in self.p.items()}
         sgd_update(self.p.values(), self.lr)
         loss_sum = loss.detach() if self.reduction == "sum" else loss.detach() * x.shape[0]
         return loss_sum, (y_tilde.detach().argmax(dim=1) == y).sum()
@@ -172,6 +195,21 @@ class _NetMLP:
         self.net = _torch_net(weights, device)
         self.reduction = _check_reduction(reduction)
         self.loss_fn = nn.CrossEntropyLoss(reduction=reduction)
+        self.keep_grads = False
+        self.kept: list[torch.Tensor | None] = []
+
+    def layer_params(self) -> dict[str, list[torch.Tensor]]:
+        hidden, output = self.net[0], self.net[2]
+        return {"hidden": [hidden.weight, hidden.bias], "output": [output.weight, output.bias]}
+
+    def _keep(self) -> None:
+        """Before the update clears them: the gradients of this step, in layer_params order."""
+        if self.keep_grads:
+            self.kept = [p.grad for params in self.layer_params().values() for p in params]
+
+    def last_grads(self) -> dict[str, list[torch.Tensor | None]]:
+        kept = self.kept or [None] * 4
+        return {"hidden": kept[:2], "output": kept[2:4]}
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -201,6 +239,7 @@ class TorchNNMLP(_NetMLP):
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         result = self._backward(x, y)
+        self._keep()
         sgd_update(self.net.parameters(), self.lr)
         return result
 
@@ -227,6 +266,7 @@ class OptimMLP(_NetMLP):
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         result = self._backward(x, y)
+        self._keep()
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         return result

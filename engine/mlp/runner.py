@@ -21,6 +21,9 @@ from engine.config import ConfigError
 from engine.data import Dataset, load_features
 from engine.data.circles import GRID_HI, GRID_LO, GRID_N, course_grid
 from engine.devices import resolve_device
+from engine.inside.probe import layer_stats, read_all
+from engine.inside.series import Series
+from engine.inside.steps import LastStep
 from engine.mlp.models import build_mlp, init_weights
 from engine.runner import StopRequested
 
@@ -28,6 +31,7 @@ IMPLEMENTATION = {"circles-manual": "manual", "circles-autograd": "autograd", "c
                   "circles-optim": "optim", "mnist-mlp": "optim"}
 SHUFFLE_SEED_OFFSET = 1_000_003  # the data-order generator's seed is seed + this: a stream apart from init
 N_SAMPLES = 16  # sample predictions shown for image data sets
+PROBE_N = 1000  # the activations are measured on the first PROBE_N test examples
 
 
 def check_batch_size(batch_size: int, n_train: int) -> None:
@@ -101,6 +105,11 @@ class MLPRunner:
         self.images = None if self.planar else sample_images(data)
         if self.images is not None:
             self.sample_index = np.linspace(0, self.n_test - 1, min(N_SAMPLES, self.n_test)).astype(int)
+        self.inspect = config.get("inspect", "full")
+        self.steps = LastStep(self.model.layer_params()) if self.inspect != "off" else None
+        probe_n = min(PROBE_N, self.n_test)
+        self.series = Series(["hidden", "output"], {"hidden": "tanh"},
+                             f"the first {probe_n} test examples" if probe_n < self.n_test else "the test set")
 
     # -- training ---------------------------------------------------------------
     def train_epoch(self, epoch: int, on_batch: Callable[[int], bool]) -> dict[str, float]:
@@ -113,15 +122,26 @@ class MLPRunner:
         ys = self.y_train[order].split(self.batch_size)
         losses, correct = [], []
         step = self.model.train_step
+        measured = len(xs) if self.steps is not None else 0  # the step whose gradient flow is recorded
         for i, (xb, yb) in enumerate(zip(xs, ys), 1):
+            if i == measured:
+                self._measure_next_step()
             loss_sum, n_correct = step(xb, yb)
             losses.append(loss_sum)
             correct.append(n_correct)
             if on_batch(i):
                 raise StopRequested()
+        if measured and self.steps is not None:
+            self.steps.after(self.model.last_grads())
+            self.model.keep_grads = False
         # one read of the device per epoch
         totals = torch.stack([torch.stack(losses).sum().double(), torch.stack(correct).sum().double()]).tolist()
         return {"train_loss": totals[0] / self.n_train, "train_acc": totals[1] / self.n_train}
+
+    def _measure_next_step(self) -> None:
+        assert self.steps is not None
+        self.steps.before()
+        self.model.keep_grads = True
 
     def _logits(self, x: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():
@@ -144,6 +164,8 @@ class MLPRunner:
         """Loss and accuracy on the whole train and test sets before the first update (2-cd Q17: about ln k
         for k classes)."""
         train_loss, train_acc = self._scores(self.x_train, self.y_train)
+        if self.inspect != "off":
+            self._record_activations(0)
         return {"train_loss": train_loss, "train_acc": train_acc, **self.evaluate()}
 
     def current_lr(self) -> float:
@@ -155,18 +177,43 @@ class MLPRunner:
     # -- artifacts ----------------------------------------------------------------
     def artifacts(self, epoch: int, last: bool) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
+        snapshot = epoch == 1 or last or epoch % self.grid_every == 0
+        if self.steps is not None:
+            self._record(epoch)
+            if snapshot:
+                out["gradients"] = self.series.gradients_payload(epoch)
+                out["activations"] = self.series.activations_payload(epoch)
         if self.planar:
             if epoch == 1:
                 out["points"] = self._points()
-            if epoch == 1 or last or epoch % self.grid_every == 0:
+            if snapshot:
                 out[f"boundary-e{epoch:04d}"] = self._boundary(epoch)
-                out[f"units-e{epoch:04d}"] = self._units(epoch)
+                if self.inspect == "full":
+                    out[f"units-e{epoch:04d}"] = self._units(epoch)
         else:
             pred = self._logits(self.x_test).argmax(dim=1)
             out["confusion"] = self._confusion(epoch, pred)
             if self.images is not None:
                 out["samples"] = self._samples(epoch, pred)
         return out
+
+    def _record(self, epoch: int) -> None:
+        """This epoch's gradient flow (its last step) and activations into the series."""
+        assert self.steps is not None
+        step = self.steps.take()
+        if step is not None:
+            self.series.add_step(epoch, step)
+        self._record_activations(epoch)
+
+    def _record_activations(self, epoch: int) -> None:
+        """The hidden layer's pre-activations H~ on the probe examples: quantiles and saturated share."""
+        w_h, b_h = self.model.layer_params()["hidden"]
+        with threads(self.threads), torch.inference_mode():
+            pre = self.x_test[:PROBE_N] @ w_h.detach().T + b_h.detach()
+            stats = read_all({"hidden": layer_stats(pre, "tanh")})
+        self.series.add_activations(epoch, {"pre": {"hidden": stats["hidden"]["pre"]},
+                                            "dead": {}, "saturated": {"hidden": stats["hidden"]["saturated"]},
+                                            "bn": {}, "dropout": {}})
 
     def _points(self) -> dict[str, Any]:
         def rows(x: np.ndarray, y: np.ndarray) -> list[list[Any]]:
@@ -212,12 +259,13 @@ class MLPRunner:
     # -- resume ---------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "shuffle_rng": self.shuffle.get_state(),
-                "torch_rng": torch.get_rng_state()}
+                "torch_rng": torch.get_rng_state(), "inside": self.series.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.shuffle.set_state(state["shuffle_rng"])
         torch.set_rng_state(state["torch_rng"])
+        self.series.load_state_dict(state.get("inside"))
 
 
 def build(config: dict[str, Any], data_dir: str) -> MLPRunner:

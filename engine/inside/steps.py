@@ -1,0 +1,74 @@
+"""Gradient flow: per layer, the gradient norm, the weight norm and the update-to-weight ratio of one real
+training step per epoch, the epoch's last.
+
+Why one step and not a mean over the epoch's batches: a mean needs work after every step, and on the circles
+MLP (a step takes microseconds) that work alone would cost more than the whole recording may. The last step
+is a real step of the training (its gradient, the optimizer's real update with momentum and weight decay), so
+its ratio reads like the classic per-step update-to-weight plot: about 1e-3 is healthy.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+VANISHING = 1e-6  # an update this small against the weights: the layer has stopped learning
+EXPLODING = 0.3  # a single step moving the weights by this much of their size: the layer is thrown around
+FLAG_EPOCHS = 3  # flags read the median of the last few epochs, not one noisy step
+
+
+def _norm(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+    """The L2 norm of the tensors taken together, as a 0-d float tensor on their device."""
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(t.detach().float()) for t in tensors]))
+
+
+class LastStep:
+    """Measures one step: call before() just ahead of it and after(grads) once it is done; take() reads the
+    values (one device read) and forgets them."""
+
+    def __init__(self, layers: dict[str, list[torch.Tensor]]):
+        self.layers = layers  # each layer's live parameter tensors (updated in place by the training)
+        self._before: list[list[torch.Tensor]] | None = None
+        self._values: torch.Tensor | None = None
+
+    def before(self) -> None:
+        self._before = [[p.detach().clone() for p in params] for params in self.layers.values()]
+
+    def after(self, grads: dict[str, list[torch.Tensor | None]]) -> None:
+        """grads: each layer's gradients of the step just taken (None where a tensor had none)."""
+        if self._before is None:
+            return
+        rows = []
+        for (name, params), before in zip(self.layers.items(), self._before):
+            present = [g for g in grads.get(name, []) if g is not None]
+            zero = params[0].new_zeros((), dtype=torch.float32)
+            grad = _norm(present) if present else zero
+            old = _norm(before)
+            moved = _norm([p.detach() - b for p, b in zip(params, before)])
+            rows.append(torch.stack([grad, _norm(params), moved / old.clamp_min(1e-30)]))
+        self._values = torch.stack(rows)
+        self._before = None
+
+    def take(self) -> dict[str, tuple[float, float, float]] | None:
+        """{layer: (grad norm, weight norm, update ratio)} of the step measured, or None if none was."""
+        if self._values is None:
+            return None
+        values = self._values.cpu().tolist()
+        self._values = None
+        return {name: (v[0], v[1], v[2]) for name, v in zip(self.layers, values)}
+
+
+def flag(ratios: Sequence[float]) -> str:
+    """"vanishing", "exploding" or "" for a layer's update ratios over the epochs (the median of the last
+    FLAG_EPOCHS; a non-finite value is exploding)."""
+    recent = [float(r) for r in ratios[-FLAG_EPOCHS:]]
+    if not recent:
+        return ""
+    if any(r != r or r in (float("inf"), float("-inf")) for r in recent):
+        return "exploding"
+    middle = sorted(recent)[len(recent) // 2]
+    if middle < VANISHING:
+        return "vanishing"
+    if middle > EXPLODING:
+        return "exploding"
+    return ""
