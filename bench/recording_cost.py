@@ -1,12 +1,12 @@
-"""What the teaching views' recording costs a circles run: the hidden-unit maps (units-eNNNN, at the boundary
-snapshots) and the values before the first update (artifacts/initial.json).
+"""What recording the inside of the network costs a run: inspect=full (gradient flow, activations, unit maps or
+conv1's filters and feature maps) against inspect=off, alternately in this process, best wall time of each.
+The values before the first update (artifacts/initial.json) are a one-off cost per run, timed on their own.
 
-Trains circles-optim (300 epochs, grid_every 10 by default) through engine.train.train with the recording
-as shipped, and with both parts taken out of the runner, alternately in this process; keeps the best wall
-time of each. The last line is a JSON object with "recording_over_none" (target <= 1.05) and the size of the
-run's artifacts.
+    python bench/recording_cost.py                           # circles-optim, 300 epochs (target <= 1.05)
+    python bench/recording_cost.py --stage cifar-batchnorm   # the CNN on digits (target <= 1.03)
 
-    python bench/recording_cost.py [--repeats 3] [--epochs 300] [--grid-every 10]
+The last line is a JSON object: "recording_over_none", the one-off "initial_s" against one epoch, and the size
+on disk of the artifacts of the run timed and of a --size-epochs run (300 for circles, 30 for the CNN).
 """
 from __future__ import annotations
 
@@ -17,67 +17,80 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from engine.cnn.runner import CNNRunner  # noqa: E402
 from engine.mlp.runner import MLPRunner  # noqa: E402
-from engine.stages import resolve_config  # noqa: E402
-from engine.train import train  # noqa: E402
+from engine.stages import get_stage, resolve_config  # noqa: E402
+from engine.train import prepare, train  # noqa: E402
+
+CNN_DEFAULTS = {"dataset": "digits", "device": "cpu"}
 
 
 @contextmanager
-def without_recording():
-    """The runner as it was before: no unit maps, no initial values."""
-    artifacts, initial = MLPRunner.artifacts, MLPRunner.initial_metrics
-
-    def no_units(self, epoch, last):
-        return {k: v for k, v in artifacts(self, epoch, last).items() if not k.startswith("units-")}
-
-    MLPRunner.artifacts = no_units  # type: ignore[method-assign]
-    del MLPRunner.initial_metrics
+def without_initial(runner_class: type):
+    """The runner class without initial_metrics: engine.train then records no initial values."""
+    initial = runner_class.initial_metrics
+    del runner_class.initial_metrics
     try:
         yield
     finally:
-        MLPRunner.artifacts = artifacts  # type: ignore[method-assign]
-        MLPRunner.initial_metrics = initial  # type: ignore[method-assign]
+        runner_class.initial_metrics = initial
 
 
-def one(config: dict, folder: Path) -> tuple[float, int, int]:
-    """(seconds, bytes of artifacts, of which unit maps and initial values)."""
+def timed_run(config: dict[str, Any], folder: Path) -> tuple[float, int, int]:
+    """(seconds, bytes of artifacts, bytes of the inside-the-network ones)."""
     start = time.perf_counter()
     result = train(config, runs_dir=str(folder), data_dir=str(folder))
     seconds = time.perf_counter() - start
+    assert result.status == "finished", result.message
     arts = folder / result.run_id / "artifacts"
     total = sum(p.stat().st_size for p in arts.iterdir())
-    ours = sum(p.stat().st_size for p in arts.iterdir() if p.name.startswith(("units-", "initial")))
-    return seconds, total, ours
+    inside = sum(p.stat().st_size for p in arts.iterdir()
+                 if p.name.startswith(("units-", "gradients", "activations", "filters-", "features-")))
+    return seconds, total, inside
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--stage", default="circles-optim")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=300)
-    parser.add_argument("--grid-every", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=0, help="default: 300 (circles), 3 (CNN)")
+    parser.add_argument("--size-epochs", type=int, default=0, help="default: 300 (circles), 30 (CNN)")
     args = parser.parse_args()
-    config = resolve_config("circles-optim", {"epochs": str(args.epochs), "grid_every": str(args.grid_every)})
-    best = {"recording": float("inf"), "none": float("inf")}
-    sizes = (0, 0)
+    cnn = get_stage(args.stage).part == "2-cd"
+    epochs = args.epochs or (3 if cnn else 300)
+    base = dict(CNN_DEFAULTS if cnn else {}, epochs=str(epochs))
+    configs = {name: resolve_config(args.stage, dict(base, inspect=name if name == "off" else "full"))
+               for name in ("off", "full")}
+    best = {"full": float("inf"), "off": float("inf")}
+    cls = CNNRunner if cnn else MLPRunner
     with tempfile.TemporaryDirectory() as tmp:
-        for r in range(args.repeats + 1):  # round 0 warms up
-            for name in (("recording", "none") if r % 2 else ("none", "recording")):
-                if name == "none":
-                    with without_recording():
-                        seconds, _, _ = one(config, Path(tmp) / f"{name}{r}")
-                else:
-                    seconds, total, ours = one(config, Path(tmp) / f"{name}{r}")
-                    sizes = (total, ours)
-                if r:
-                    best[name] = min(best[name], seconds)
-    print(f"circles-optim, {args.epochs} epochs, grid_every {args.grid_every}: with recording {best['recording']:.3f} s, "
-          f"without {best['none']:.3f} s (best of {args.repeats}); artifacts {sizes[0] / 1024:.0f} kB, of which "
-          f"unit maps and initial values {sizes[1] / 1024:.0f} kB")
-    print(json.dumps({"recording_over_none": round(best["recording"] / best["none"], 3),
-                      "artifacts_kb": round(sizes[0] / 1024), "recording_kb": round(sizes[1] / 1024)}))
+        root = Path(tmp)
+        with without_initial(cls):
+            for r in range(args.repeats + 1):  # round 0 warms up
+                for name in (("full", "off") if r % 2 else ("off", "full")):
+                    seconds, _, _ = timed_run(configs[name], root / f"{name}{r}")
+                    if r:
+                        best[name] = min(best[name], seconds)
+        runner = prepare(configs["full"], tmp)
+        start = time.perf_counter()
+        runner.initial_metrics()
+        initial_s = time.perf_counter() - start
+        size_epochs = args.size_epochs or (30 if cnn else 300)
+        size_config = resolve_config(args.stage, dict(base, epochs=str(size_epochs),
+                                                      **({"limit_train": "128", "limit_test": "128"} if cnn else {})))
+        _, total, inside = timed_run(size_config, root / "size")
+    epoch_s = best["off"] / epochs
+    print(f"{args.stage}, {epochs} epochs: inspect=full {best['full']:.3f} s, inspect=off {best['off']:.3f} s "
+          f"(best of {args.repeats}); initial values {initial_s:.3f} s once ({initial_s / epoch_s:.2f} of an "
+          f"epoch); a {size_epochs}-epoch run's artifacts {total / 1024:.0f} kB, of which inside the network "
+          f"{inside / 1024:.0f} kB")
+    print(json.dumps({"stage": args.stage, "recording_over_none": round(best["full"] / best["off"], 3),
+                      "initial_over_epoch": round(initial_s / epoch_s, 3), "size_epochs": size_epochs,
+                      "artifacts_kb": round(total / 1024), "inside_kb": round(inside / 1024)}))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from typing import Any
 
 from engine.cnn.summary import summarize as summarize_cnn
 from engine.config import KEYS, SVM_GAMMA, ConfigError, Key
+from engine.lab_questions import questions
 from engine.model_summary import summary_rows
 from engine.runner import StageRunner
 from engine.text import render_table
@@ -173,7 +174,8 @@ def stage_listing() -> list[dict[str, Any]]:
     return [
         {"id": s.id, "part": s.part, "description": s.title, "teaches": s.teaches,
          "keys": {k: {"help": spec.help, "allowed": spec.allowed()} for k, spec in s.keys.items()},
-         "defaults": dict(s.defaults), "datasets": list(s.datasets), "mat_ok": s.mat_ok}
+         "defaults": dict(s.defaults), "datasets": list(s.datasets), "mat_ok": s.mat_ok,
+         "questions": list(questions(s.id))}
         for s in STAGES.values()
     ]
 

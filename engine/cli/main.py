@@ -170,12 +170,16 @@ def build_parser() -> Parser:
 
     sp = sub.add_parser("plot", help="figures of saved runs (PNG, SVG or PDF)")
     sp.add_argument("runs", nargs="+", metavar="RUN")
-    sp.add_argument("--kind", choices=["curves", "boundary", "units", "svm", "confusion", "samples", "sweep"],
-                    default="curves")
+    sp.add_argument("--kind", choices=["curves", "boundary", "units", "svm", "confusion", "samples", "sweep",
+                                       "gradients", "activations", "filters", "features"], default="curves")
     sp.add_argument("--metric", default=None)
     sp.add_argument("--x", choices=["epoch", "wall"], default="epoch")
     sp.add_argument("--smooth", type=float, default=0.0, metavar="A")
     sp.add_argument("--log-y", action="store_true")
+    sp.add_argument("--epochs", default=None, metavar="E,E,...",
+                    help="filters, features, units: recorded epochs to draw, e.g. 1,10,30 (default: the first and "
+                         "the last; units: up to 4 spread over the run)")
+    sp.add_argument("--image", default=None, metavar="N", help="features: which recorded test image (default 0)")
     sp.add_argument("-o", "--output", default=None, metavar="FILE")
     storage(sp)
     common(sp)

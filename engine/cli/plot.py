@@ -1,6 +1,15 @@
-"""`nnlab plot RUN... [--kind curves|boundary|units|svm|confusion|samples|sweep] [--metric M] [--x epoch|wall]
-[--smooth A] [--log-y] [-o FILE.png|.svg|.pdf]`: a figure of saved runs, written atomically; prints its
-path. Without -o the figure goes to <runs dir>/.figures/."""
+"""`nnlab plot RUN... [--kind KIND] [--metric M] [--x epoch|wall] [--smooth A] [--log-y] [--epochs E,E,...]
+[--image N] [-o FILE.png|.svg|.pdf]`: a figure of saved runs, written atomically; prints its path. Without
+-o the figure goes to <runs dir>/.figures/.
+
+KIND: curves (default; one or several runs), boundary, units, svm, confusion, samples (one run each), sweep
+(a sweep tag, a study or runs), and the network's inside (engine.inside): gradients (one run: gradient norm,
+weight norm and update ratio per layer; several runs: their update ratios side by side), activations,
+filters and features (one run each).
+
+--epochs (filters, features, units): recorded epochs, comma-separated (e.g. 1,10,30); default the first and
+the last (units: up to 4 spread over the run). --image (features): the position of the image among the
+recorded ones, default 0."""
 from __future__ import annotations
 
 import argparse
@@ -12,18 +21,47 @@ from engine.figures.curves import check_options, default_figure_path, draw_curve
 from engine.figures.save import check_output, save_figure
 from engine.store import list_runs, load_run, read_artifacts, resolve_run
 
-ONE_RUN_KINDS = ("boundary", "units", "svm", "confusion", "samples")
+ONE_RUN_KINDS = ("boundary", "units", "svm", "confusion", "samples", "activations", "filters", "features")
+EPOCHS_KINDS = ("filters", "features", "units")  # the kinds that take --epochs
+IMAGE_KINDS = ("features",)  # the kinds that take --image
 
 
-def _draw_one(kind: str, run: Any, artifacts: dict[str, Any]) -> Any:
+def check_picks(kind: str, epochs: str | None, image: str | None) -> None:
+    """--epochs and --image only with the kinds that use them (checked before any work)."""
+    if epochs is not None and kind not in EPOCHS_KINDS:
+        raise ConfigError(f"invalid value for --epochs: {epochs!r} with --kind {kind} (allowed: with --kind "
+                          f"{', '.join(EPOCHS_KINDS)})")
+    if image is not None and kind not in IMAGE_KINDS:
+        raise ConfigError(f"invalid value for --image: {image!r} with --kind {kind} (allowed: with --kind "
+                          f"{', '.join(IMAGE_KINDS)})")
+
+
+def _draw_one(kind: str, run: Any, artifacts: dict[str, Any], epochs: str | None = None,
+              image: str | None = None) -> Any:
     if kind == "boundary":
         from engine.figures.boundary import draw_boundary
 
         return draw_boundary(run, artifacts)
     if kind == "units":
-        from engine.figures.units import draw_units
+        from engine.figures.inside_picks import pick_epochs
+        from engine.figures.units import MAX_ROWS, draw_units, unit_snapshots
 
-        return draw_units(run, artifacts)
+        snaps = unit_snapshots(artifacts)
+        chosen = (pick_epochs(epochs, [int(s.get("epoch") or 0) for s in snaps], run.record.id, limit=MAX_ROWS)
+                  if epochs is not None and snaps else None)
+        return draw_units(run, artifacts, chosen)
+    if kind == "activations":
+        from engine.figures.activations import draw_activations
+
+        return draw_activations(run, artifacts)
+    if kind == "filters":
+        from engine.figures.filters import draw_filters
+
+        return draw_filters(run, artifacts, epochs)
+    if kind == "features":
+        from engine.figures.filters import draw_features
+
+        return draw_features(run, artifacts, epochs, image)
     if kind == "svm":
         from engine.figures.svm import draw_svm
 
@@ -76,7 +114,9 @@ def sweep_figure(refs: list[str], runs_dir: str, storage: str | None, metric: st
 
 def cmd_plot(args: argparse.Namespace) -> int:
     kind = args.kind
+    epochs, image = getattr(args, "epochs", None), getattr(args, "image", None)
     check_options(args.metric, args.x, args.smooth)
+    check_picks(kind, epochs, image)
     if args.output is not None:
         check_output(args.output)  # before any work: a bad name or folder leaves nothing behind
     if kind == "sweep":
@@ -87,9 +127,15 @@ def cmd_plot(args: argparse.Namespace) -> int:
         if kind in ONE_RUN_KINDS:
             if len(dirs) != 1:
                 raise ConfigError(f"invalid value for --kind: {kind!r} draws one run, {len(dirs)} were given "
-                                  "(allowed: one RUN, or --kind curves for several)")
+                                  "(allowed: one RUN, or --kind curves or gradients for several)")
             run = load_run(dirs[0])
-            fig = _draw_one(kind, run, read_artifacts(dirs[0]))
+            fig = _draw_one(kind, run, read_artifacts(dirs[0]), epochs, image)
+        elif kind == "gradients":
+            from engine.figures.gradients import draw_gradients, draw_gradients_runs
+
+            runs = [load_run(d) for d in dirs]
+            found = [read_artifacts(d) for d in dirs]
+            fig = draw_gradients(runs[0], found[0]) if len(runs) == 1 else draw_gradients_runs(runs, found)
         else:
             fig = draw_curves([load_run(d) for d in dirs], metric=args.metric, x=args.x, smooth=args.smooth,
                               log_y=args.log_y)

@@ -80,8 +80,9 @@ class CNNRunner:
         self._eval: dict[str, Any] | None = None
         self.inspect = config.get("inspect", "full")
         self.maps_every = int(config.get("maps_every", 10))
-        weighted = {name: [m.weight, m.bias] for name, m in self.model.named_children()
-                    if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))}
+        weighted: dict[str, list[torch.Tensor]] = {
+            name: [m.weight, m.bias] for name, m in self.model.named_children()
+            if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)) and m.bias is not None}
         self.steps = LastStep(weighted) if self.inspect != "off" else None
         nonlinearity = {name: "relu" for name in weighted if name != "fc5"}
         probe_n = min(PROBE_N, self.n_test)
@@ -185,7 +186,7 @@ class CNNRunner:
             out["gradients"] = self.series.gradients_payload(epoch)
             out["activations"] = self.series.activations_payload(epoch)
             if self.inspect == "full" and (epoch == 1 or last or epoch % self.maps_every == 0):
-                out[f"filters-e{epoch:04d}"] = filters_payload(epoch, self.model.conv1.weight)
+                out[f"filters-e{epoch:04d}"] = filters_payload(epoch, self.steps.layers["conv1"][0])
                 out[f"features-e{epoch:04d}"] = self._features(epoch)
         return out
 

@@ -2,6 +2,7 @@
 goes on with them) and writes as the gradients and activations artifacts (see engine.inside)."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from engine.inside.probe import QUANTILES
@@ -17,15 +18,21 @@ class Series:
         self.probe = probe
         self.steps: list[dict[str, Any]] = []  # {"epoch", "layers": {layer: [grad, weight, ratio]}}
         self.activations: list[dict[str, Any]] = []  # {"epoch", "pre", "dead", "saturated", "bn", "dropout"}
+        self._text: dict[str, list[str]] = {"steps": [], "activations": []}  # each row as JSON, for state_dict
 
     # -- recording -------------------------------------------------------------------------------
     def add_step(self, epoch: int, values: dict[str, tuple[float, float, float]]) -> None:
-        self.steps = [r for r in self.steps if r["epoch"] < epoch]
-        self.steps.append({"epoch": epoch, "layers": {k: [float(x) for x in v] for k, v in values.items()}})
+        self._add("steps", {"epoch": epoch, "layers": {k: [float(x) for x in v] for k, v in values.items()}})
 
     def add_activations(self, epoch: int, record: dict[str, Any]) -> None:
-        self.activations = [r for r in self.activations if r["epoch"] < epoch]
-        self.activations.append({"epoch": epoch, **record})
+        self._add("activations", {"epoch": epoch, **record})
+
+    def _add(self, name: str, row: dict[str, Any]) -> None:
+        rows: list[dict[str, Any]] = getattr(self, name)
+        keep = sum(1 for r in rows if r["epoch"] < row["epoch"])  # an epoch done again replaces its row
+        del rows[keep:], self._text[name][keep:]
+        rows.append(row)
+        self._text[name].append(json.dumps(row))
 
     # -- artifacts ---------------------------------------------------------------------------------
     def gradients_payload(self, epoch: int) -> dict[str, Any]:
@@ -60,13 +67,17 @@ class Series:
 
     # -- resume --------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {"steps": self.steps, "activations": self.activations}
+        """Each series as one JSON text: the run's state is copied at every epoch's end, and a text is copied
+        whole, where rows of lists would be walked value by value."""
+        return {name: "[" + ",".join(self._text[name]) + "]" for name in ("steps", "activations")}
 
     def load_state_dict(self, state: dict[str, Any] | None) -> None:
         """A checkpoint written before these series existed has none: they start again from the resumed epoch."""
         state = state or {}
-        self.steps = list(state.get("steps", []))
-        self.activations = list(state.get("activations", []))
+        for name in ("steps", "activations"):
+            rows = list(json.loads(state.get(name, "[]")))
+            setattr(self, name, rows)
+            self._text[name] = [json.dumps(row) for row in rows]
 
 
 def _r(value: float) -> float:

@@ -8,7 +8,7 @@ its ratio reads like the classic per-step update-to-weight plot: about 1e-3 is h
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -17,36 +17,34 @@ EXPLODING = 0.3  # a single step moving the weights by this much of their size: 
 FLAG_EPOCHS = 3  # flags read the median of the last few epochs, not one noisy step
 
 
-def _norm(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
-    """The L2 norm of the tensors taken together, as a 0-d float tensor on their device."""
-    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(t.detach().float()) for t in tensors]))
-
-
 class LastStep:
     """Measures one step: call before() just ahead of it and after(grads) once it is done; take() reads the
-    values (one device read) and forgets them."""
+    values (one device read) and forgets them. A handful of fused operations whatever the number of layers."""
 
     def __init__(self, layers: dict[str, list[torch.Tensor]]):
         self.layers = layers  # each layer's live parameter tensors (updated in place by the training)
-        self._before: list[list[torch.Tensor]] | None = None
+        self.params = [p for params in layers.values() for p in params]
+        owner = [i for i, params in enumerate(layers.values()) for _ in params]
+        self._owner = torch.tensor(owner, device=self.params[0].device)
+        self._before: list[torch.Tensor] | None = None
         self._values: torch.Tensor | None = None
 
     def before(self) -> None:
-        self._before = [[p.detach().clone() for p in params] for params in self.layers.values()]
+        self._before = [p.detach().clone() for p in self.params]
 
     def after(self, grads: dict[str, list[torch.Tensor | None]]) -> None:
         """grads: each layer's gradients of the step just taken (None where a tensor had none)."""
         if self._before is None:
             return
-        rows = []
-        for (name, params), before in zip(self.layers.items(), self._before):
-            present = [g for g in grads.get(name, []) if g is not None]
-            zero = params[0].new_zeros((), dtype=torch.float32)
-            grad = _norm(present) if present else zero
-            old = _norm(before)
-            moved = _norm([p.detach() - b for p, b in zip(params, before)])
-            rows.append(torch.stack([grad, _norm(params), moved / old.clamp_min(1e-30)]))
-        self._values = torch.stack(rows)
+        flat = [g for name in self.layers for g in grads.get(name, [None] * len(self.layers[name]))]
+        present = [g if g is not None else torch.zeros_like(p) for g, p in zip(flat, self.params)]
+        weights = [p.detach() for p in self.params]
+        moved = torch._foreach_sub(weights, self._before)
+        squares = torch.stack([torch.stack(torch._foreach_norm(group)) for group in (present, weights, self._before,
+                                                                                       moved)]).float().square()
+        per_layer = squares.new_zeros(4, len(self.layers)).index_add_(1, self._owner, squares).sqrt()
+        grad, weight, old, step = per_layer
+        self._values = torch.stack([grad, weight, step / old.clamp_min(1e-30)], dim=1)
         self._before = None
 
     def take(self) -> dict[str, tuple[float, float, float]] | None:

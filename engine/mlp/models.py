@@ -200,6 +200,7 @@ class _NetMLP:
 
     def layer_params(self) -> dict[str, list[torch.Tensor]]:
         hidden, output = self.net[0], self.net[2]
+        assert isinstance(hidden, nn.Linear) and isinstance(output, nn.Linear)
         return {"hidden": [hidden.weight, hidden.bias], "output": [output.weight, output.bias]}
 
     def _keep(self) -> None:

@@ -34,15 +34,18 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Temp file in the same folder, flush, fsync, os.replace: readers see old or new, never half."""
+def atomic_write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
+    """Temp file in the same folder, flush, fsync, os.replace: readers see old or new, never half. durable=False
+    skips the fsync: still old or new after the process dies at any moment (the page cache outlives it), but a
+    power cut may lose the file; for files drawn from what the run keeps elsewhere (its artifacts)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -72,8 +75,11 @@ def json_line(obj: Any) -> str:
         return json.dumps(clean_json(obj))
 
 
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(clean_json(obj), indent=1, allow_nan=False) + "\n").encode())
+def atomic_write_json(path: Path, obj: Any, compact: bool = False) -> None:
+    """obj as JSON (NaN and infinities as null), indented for a reader; compact=True: one line, not fsynced
+    (see atomic_write_bytes), for the artifacts' many numbers."""
+    text = json_line(obj) if compact else json.dumps(clean_json(obj), indent=1, allow_nan=False)
+    atomic_write_bytes(path, (text + "\n").encode(), durable=not compact)
 
 
 def read_regular(path: Path, limit: int) -> bytes:

@@ -194,7 +194,7 @@ class RunWriter:
     def save_artifact(self, stem: str, payload: dict[str, Any]) -> None:
         if not re.fullmatch(r"[A-Za-z0-9_.-]{1,80}", stem) or stem.startswith("."):
             raise ValueError(f"bad artifact name {stem!r}")
-        atomic_write_json(self.run_dir / "artifacts" / f"{stem}.json", payload)
+        atomic_write_json(self.run_dir / "artifacts" / f"{stem}.json", payload, compact=True)
 
     def save_checkpoint(self, state: dict[str, Any]) -> None:
         """torch.save to a temp file, fsync, replace: last.pt is always a whole checkpoint."""

@@ -155,8 +155,10 @@ def test_circles_artifacts(tmp_path):
     config = resolve_config("circles-nn", {"epochs": 25, "grid_every": 10, "lr": 0.1, "reduction": "mean"})
     _, arts = train(build(config, "unused"), 1, 25)
     names = {e: set(a) for e, a in arts.items() if a}
-    assert names == {1: {"points", "boundary-e0001", "units-e0001"}, 10: {"boundary-e0010", "units-e0010"},
-                     20: {"boundary-e0020", "units-e0020"}, 25: {"boundary-e0025", "units-e0025"}}
+    series = {"gradients", "activations"}  # rewritten with the maps (engine.inside)
+    assert names == {1: {"points", "boundary-e0001", "units-e0001", *series},
+                     10: {"boundary-e0010", "units-e0010", *series}, 20: {"boundary-e0020", "units-e0020", *series},
+                     25: {"boundary-e0025", "units-e0025", *series}}
     points = arts[1]["points"]
     assert points["kind"] == "points" and len(points["train"]) == 200 and len(points["test"]) == 200
     assert all(len(p) == 3 and p[2] in (0, 1) for p in points["train"])
