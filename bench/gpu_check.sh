@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The CUDA path, in one go on a lent GPU machine (< 8 minutes): the CUDA tests, one CNN stage through the engine
-# against a bare loop, the input pipeline's throughput on cuda, a detached run on cuda:0 with the GPU list, and a
-# short sweep with one worker per GPU. Run from the repository root; it sets up .venv if there is none.
+# against a bare loop, what recording the inside of the network costs it, the input pipeline's throughput on
+# cuda, a detached run on cuda:0 with the GPU list, and a short sweep with one worker per GPU. Run from the
+# repository root; it sets up .venv if there is none.
 # Every step prints its own figures; the last lines say which steps failed.
 set -u -o pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +23,7 @@ step gpus 60 "$PY" -m engine.devices
 step nvidia-smi 30 nvidia-smi
 step cuda-tests 150 "$PY" -m pytest -q -p no:randomly tests/engine/test_cuda.py tests/engine/test_gpus.py
 step stage-time 120 "$PY" bench/cnn_stage_time.py --epochs 3 --n-train 10000 --n-test 2000 --device cuda
+step recording 75 "$PY" bench/recording_cost.py --stage cifar-batchnorm --device cuda --repeats 2 --size-epochs 3
 step throughput 90 "$PY" bench/cnn_throughput.py --device cuda --rounds 3
 step detached 120 sh -c "id=\$($PY -m engine run cifar-batchnorm dataset=digits epochs=3 device=cuda:0 --detach \
   --json --runs-dir $RUNS | $PY -c 'import json,sys; print(json.loads(sys.stdin.read())[\"run_id\"])') && \

@@ -59,10 +59,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=0, help="default: 300 (circles), 3 (CNN)")
     parser.add_argument("--size-epochs", type=int, default=0, help="default: 300 (circles), 30 (CNN)")
+    parser.add_argument("--device", default="cpu", help="the CNN's device (cpu, cuda, cuda:N)")
     args = parser.parse_args()
     cnn = get_stage(args.stage).part == "2-cd"
     epochs = args.epochs or (3 if cnn else 300)
-    base = dict(CNN_DEFAULTS if cnn else {}, epochs=str(epochs))
+    base = dict(dict(CNN_DEFAULTS, device=args.device) if cnn else {}, epochs=str(epochs))
     configs = {name: resolve_config(args.stage, dict(base, inspect=name if name == "off" else "full"))
                for name in ("off", "full")}
     best = {"full": float("inf"), "off": float("inf")}

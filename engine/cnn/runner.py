@@ -186,7 +186,7 @@ class CNNRunner:
             out["gradients"] = self.series.gradients_payload(epoch)
             out["activations"] = self.series.activations_payload(epoch)
             if self.inspect == "full" and (epoch == 1 or last or epoch % self.maps_every == 0):
-                out[f"filters-e{epoch:04d}"] = filters_payload(epoch, self.steps.layers["conv1"][0])
+                out[f"filters-e{epoch:04d}"] = filters_payload(epoch, self._conv1_weight())
                 out[f"features-e{epoch:04d}"] = self._features(epoch)
         return out
 
@@ -205,6 +205,11 @@ class CNNRunner:
             "pre": {k: v["pre"] for k, v in record["stats"].items()},
             "dead": {k: v["dead"] for k, v in record["stats"].items() if "dead" in v},
             "saturated": {}, "bn": record["bn"], "dropout": record["dropout"]})
+
+    def _conv1_weight(self) -> torch.Tensor:
+        conv1 = self.model.get_submodule("conv1")
+        assert isinstance(conv1, torch.nn.Conv2d)
+        return conv1.weight
 
     def _features(self, epoch: int) -> dict[str, Any]:
         """The post-ReLU maps of each conv layer for the first N_FEATURE_IMAGES sample images."""

@@ -126,7 +126,7 @@ def test_a_full_disk_while_queued_ends_failed_with_the_reason(cli, mounts, tmp_p
     wait_for(lambda: [r["id"] for r in json.loads(on_fs("runs", "list", "--json").stdout)
                       if r["status"] == "queued"] == [second], what="the second run waiting")
     def fill(name: str) -> None:
-        with open(fs / name, "wb") as fh:
+        with open(fs / name, "wb", buffering=0) as fh:  # unbuffered: nothing left to write (and fail) at close
             try:
                 while True:
                     fh.write(b"\0" * (1 << 16))
