@@ -1,6 +1,6 @@
 """The lab's questions that nnlab's views answer, per stage: one line each, naming the question (part 2-ab or
 2-cd, as numbered in the practical), what to look at and where (a Train panel view, cycled with v; a Compare
-view; a CLI command). Shown on the Lab screen (ctrl+t) and in `nnlab stages --json`."""
+view; a CLI command). Shown on the Lab screen (ctrl+l) and in `nnlab stages --json`."""
 from __future__ import annotations
 
 _UNITS = "2-ab Q3, why tanh between the layers: Train panel 'units' (v), each hidden unit's map; --kind units"

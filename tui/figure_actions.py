@@ -41,6 +41,7 @@ class FigureRequest:
     x: str = "epoch"
     smooth: float = 0.0
     log_y: bool = False
+    kind: str = "curves"  # or "gradients": the runs' update-to-weight ratios per layer (engine.figures.gradients)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,11 @@ def compare_figure(screen: Any) -> FigureRequest | str:
     options = {"metric": s.metric, "x": "wall" if s.wall else "epoch", "smooth": float(s.smoothing),
                "log_y": bool(s.ylog)}
     runs_dir = screen.app.runs_dir
+    if screen.view == "gradients":
+        if not screen.records:
+            return "no runs to compare: mark 2-8 runs in History (space), then c"
+        return FigureRequest("compare-gradients", [r.record.run_dir for r in screen.records], metric="ratio",
+                             kind="gradients")
     if screen.view == "runs":
         if not screen.records:
             return "no runs to compare: mark 2-8 runs in History (space), then c"
@@ -156,7 +162,14 @@ def write_figure(runs_dir: str, request: FigureRequest, svg: str) -> SavedFigure
     with _SAVING:
         folder = default_figure_dir(runs_dir)
         png, shot = figure_paths(folder, request, [Path(r).name for r in runs])
-        save_runs_figure(runs, png, metric=request.metric, x=request.x, smooth=request.smooth, log_y=request.log_y)
+        if request.kind == "gradients":
+            from engine.figures.gradients import gradients_figure
+            from engine.figures.save import save_figure as save_matplotlib
+
+            save_matplotlib(gradients_figure(runs), png)
+        else:
+            save_runs_figure(runs, png, metric=request.metric, x=request.x, smooth=request.smooth,
+                             log_y=request.log_y)
         atomic_write_bytes(shot, svg.encode("utf-8"))
     return SavedFigure(png, shot, request, threading.current_thread().name)
 

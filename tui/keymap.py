@@ -26,6 +26,8 @@ LAB = [
     Binding("ctrl+e", "queue", "Queue run", priority=True,
             tooltip="start it when the runs queued before it on its device have ended"),
     Binding("ctrl+o", "defaults", "Defaults"),  # (not ctrl+d: a text field takes it, to delete a character)
+    Binding("ctrl+l", "questions", "Questions", priority=True,
+            tooltip="the lab questions this stage's views answer, in place of its text (again: back)"),
     Binding("escape", "focus_stages", "Stages", show=False),
     Binding("ctrl+n", "focus_name", "Name", show=False),
 ]
@@ -33,6 +35,14 @@ LAB = [
 TRAIN = [
     Binding("s", "stop", "Stop"),
     Binding("v", "next_view", "Panel", tooltip="next view of the stage's panel"),
+    # the panel's view keys act only while their view is shown (TrainScreen.check_action); `i` is then in the
+    # footer, and the views say the others (the footer of an 80-column terminal has no room for them)
+    Binding("i", "image(1)", "Image", tooltip="features view: the next recorded image"),
+    Binding("I", "image(-1)", "Previous image", tooltip="features view: the previous recorded image", show=False),
+    Binding("left_square_bracket", "maps_epoch(-1)", "Earlier maps", key_display="[", show=False,
+            tooltip="filters and features views: the recorded epoch before the one shown"),
+    Binding("right_square_bracket", "maps_epoch(1)", "Later maps", key_display="]", show=False,
+            tooltip="filters and features views: the recorded epoch after the one shown"),
     Binding("r", "again", "Run again"),
     Binding("R", "resume", "Resume", tooltip="continue this run if it was interrupted or crashed", show=False),
     Binding("e", "edit", "Edit", tooltip="edit this run's values in Lab"),
@@ -81,7 +91,7 @@ COMPARE = [
     Binding("s", "smooth", "Smooth", tooltip="causal EMA smoothing: cycle its strength"),
     Binding("l", "log", "Log y"),
     Binding("k", "all_keys", "All keys", show=False),
-    Binding("v", "view", "View"),
+    Binding("v", "view", "View", tooltip="the runs, the 2-cd ablation, a sweep, or the runs' gradient flow per layer"),
     Binding("left_square_bracket", "sweep(-1)", "Prev sweep", key_display="[", show=False),
     Binding("right_square_bracket", "sweep(1)", "Next sweep", key_display="]", show=False),
     Binding("p", "save_figure", "Save figure",

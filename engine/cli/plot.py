@@ -131,11 +131,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
             run = load_run(dirs[0])
             fig = _draw_one(kind, run, read_artifacts(dirs[0]), epochs, image)
         elif kind == "gradients":
-            from engine.figures.gradients import draw_gradients, draw_gradients_runs
+            from engine.figures.gradients import gradients_figure
 
-            runs = [load_run(d) for d in dirs]
-            found = [read_artifacts(d) for d in dirs]
-            fig = draw_gradients(runs[0], found[0]) if len(runs) == 1 else draw_gradients_runs(runs, found)
+            fig = gradients_figure(dirs)
         else:
             fig = draw_curves([load_run(d) for d in dirs], metric=args.metric, x=args.x, smooth=args.smooth,
                               log_y=args.log_y)

@@ -26,7 +26,7 @@ from matplotlib.ticker import MaxNLocator
 from engine.figures.inside_picks import missing, series_artifact
 from engine.figures.mpl import Figure, new_figure
 from engine.figures.style import colour, marker
-from engine.inside.probe import SATURATED
+from engine.inside.limits import SATURATED
 from engine.store import LoadedRun
 
 MAX_COLUMNS = 4

@@ -4,7 +4,7 @@ axis: the gradient norm, the weight norm and the update-to-weight ratio ||delta 
 curve per layer (a colour and a marker per layer, so the curves stay apart printed in grey).
 
 The ratio panel shades the healthy band, a decade either side of the rule of thumb 1e-3, and draws the
-flag thresholds of engine.inside.steps (VANISHING, EXPLODING) as labelled dashed lines; a flagged layer
+flag thresholds of engine.inside.limits (VANISHING, EXPLODING) as labelled dashed lines; a flagged layer
 (the artifact's "flags", read on the median of the last epochs) is named in the legend and the panel title.
 
 Several runs (`nnlab plot RUN1 RUN2 --kind gradients`): the update ratios only, one panel per run side by
@@ -27,8 +27,8 @@ from matplotlib.ticker import LogFormatter, MaxNLocator
 from engine.figures.inside_picks import grid_shape, series_artifact
 from engine.figures.mpl import Figure, new_figure
 from engine.figures.style import colour, marker, run_labels
-from engine.inside.steps import EXPLODING, VANISHING
-from engine.store import LoadedRun
+from engine.inside.limits import EXPLODING, VANISHING
+from engine.store import LoadedRun, load_run, read_artifacts
 
 MEASURES = (
     ("grad_norm", "gradient norm", "||dL/d theta||"),
@@ -176,3 +176,9 @@ def draw_gradients_runs(runs: Sequence[LoadedRun], artifacts: Sequence[dict[str,
     fig.suptitle(f"update-to-weight ratio per layer, {len(runs)} runs (the epoch's last training step)", fontsize=10)
     return fig
 
+
+def gradients_figure(run_dirs: Sequence[Any]) -> Figure:
+    """The gradients figure of one run (draw_gradients) or of several (draw_gradients_runs), from their folders."""
+    runs = [load_run(d) for d in run_dirs]
+    found = [read_artifacts(d) for d in run_dirs]
+    return draw_gradients(runs[0], found[0]) if len(runs) == 1 else draw_gradients_runs(runs, found)

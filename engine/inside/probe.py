@@ -9,8 +9,8 @@ from typing import Any
 import torch
 from torch import nn
 
-QUANTILES = (0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99)
-SATURATED = 0.97  # |tanh| above this: the unit's gradient (1 - tanh^2) is below 0.06
+from engine.inside.limits import QUANTILES, SATURATED
+
 QUANTILE_SAMPLE = 65_536  # quantiles come from an even sample of at most this many values
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from engine.inside.probe import QUANTILES
-from engine.inside.steps import flag
+from engine.inside.limits import QUANTILES, flag
 
 GRADIENTS_HOW = "the epoch's last training step: its gradient, the weights after it, its update over the weights"
 

@@ -4,17 +4,12 @@ training step per epoch, the epoch's last.
 Why one step and not a mean over the epoch's batches: a mean needs work after every step, and on the circles
 MLP (a step takes microseconds) that work alone would cost more than the whole recording may. The last step
 is a real step of the training (its gradient, the optimizer's real update with momentum and weight decay), so
-its ratio reads like the classic per-step update-to-weight plot: about 1e-3 is healthy.
+its ratio reads like the classic per-step update-to-weight plot: about 1e-3 is healthy (engine.inside.limits
+flags a layer that strays far from it).
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
-
-VANISHING = 1e-6  # an update this small against the weights: the layer has stopped learning
-EXPLODING = 0.3  # a single step moving the weights by this much of their size: the layer is thrown around
-FLAG_EPOCHS = 3  # flags read the median of the last few epochs, not one noisy step
 
 
 class LastStep:
@@ -54,19 +49,3 @@ class LastStep:
         values = self._values.cpu().tolist()
         self._values = None
         return {name: (v[0], v[1], v[2]) for name, v in zip(self.layers, values)}
-
-
-def flag(ratios: Sequence[float]) -> str:
-    """"vanishing", "exploding" or "" for a layer's update ratios over the epochs (the median of the last
-    FLAG_EPOCHS; a non-finite value is exploding)."""
-    recent = [float(r) for r in ratios[-FLAG_EPOCHS:]]
-    if not recent:
-        return ""
-    if any(r != r or r in (float("inf"), float("-inf")) for r in recent):
-        return "exploding"
-    middle = sorted(recent)[len(recent) // 2]
-    if middle < VANISHING:
-        return "vanishing"
-    if middle > EXPLODING:
-        return "exploding"
-    return ""

@@ -1,8 +1,9 @@
 """Following a run's folder while another process writes it, at a cost that does not grow with the run.
 
 Each poll reads only what is new: metrics.csv from where the last poll stopped (whole lines only), run.json
-only when its size or mtime moved, the artifacts not read before (the newest of each kind), and the latest batch
-(engine.store.progress). A 20,000-epoch run costs a poll what a 20-epoch one does.
+only when its size or mtime moved, the artifacts not read before (the newest of each kind) or, for those
+rewritten in place (the ones without an epoch in their name: samples, confusion, gradients, activations), changed
+since, and the latest batch (engine.store.progress). A 20,000-epoch run costs a poll what a 20-epoch one does.
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ class RunFollower:
         self._offset = 0  # bytes of metrics.csv taken (header included)
         self._header_ok = False
         self._record_key: tuple[int, int] | None = None
-        self._seen: set[str] = set()
+        self._seen: dict[str, tuple[int, int] | None] = {}  # name -> (size, mtime) of a rewritten one, else None
 
     def poll(self, artifacts: bool = True) -> FollowUpdate:
         update = FollowUpdate(rows=self._new_rows(), progress=read_progress(self.run_dir))
@@ -81,9 +82,16 @@ class RunFollower:
             return {}
         newest: dict[str, str] = {}
         for name in names:  # stems sort by epoch within a kind (boundary-e0010 after boundary-e0001)
-            if name not in self._seen:
+            key = None
+            if _artifact_kind(name[:-5]) == name[:-5]:  # rewritten in place: new when its size or mtime moved
+                try:
+                    st = os.stat(folder / name)
+                    key = (st.st_size, st.st_mtime_ns)
+                except OSError:
+                    continue
+            if name not in self._seen or (key is not None and self._seen[name] != key):
                 newest[_artifact_kind(name[:-5])] = name
-            self._seen.add(name)
+            self._seen[name] = key
         out: dict[str, dict[str, Any]] = {}
         for name in newest.values():
             path = folder / name

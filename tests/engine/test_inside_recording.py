@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from engine.cnn.runner import build as build_cnn
+from engine.inside.limits import flag
 from engine.inside.maps import decode_features, filter_array
-from engine.inside.steps import flag
 from engine.mlp.runner import build as build_mlp
 from engine.stages import resolve_config
 from engine.train import resume, train

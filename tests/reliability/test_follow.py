@@ -43,6 +43,13 @@ def test_the_follower_reads_only_what_is_new(tmp_path):
     update = follower.poll()
     assert [r["epoch"] for r in update.rows] == [4] and update.artifacts == {}
 
+    writer.save_artifact("gradients", {"kind": "gradients", "epoch": 4})  # rewritten in place every epoch
+    assert follower.poll().artifacts == {"gradients": {"kind": "gradients", "epoch": 4}}
+    assert follower.poll().artifacts == {}  # unchanged: not read again
+    writer.save_artifact("gradients", {"kind": "gradients", "epoch": 5, "more": [1]})
+    writer.save_artifact("boundary-e0002", {"kind": "boundary", "epoch": 2, "again": True})  # epoch-named: once
+    assert follower.poll().artifacts == {"gradients": {"kind": "gradients", "epoch": 5, "more": [1]}}
+
     writer.update(final=True, status="finished")
     assert follower.poll().record.status == "finished"
     writer.close()

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import asyncio
+import io
 
 from pilot_waits import wait_for
+from rich.console import Console
 from tui_canned import DEVICES
 
 from tui.app import NNLabApp
@@ -65,3 +67,43 @@ def test_the_dataset_field_completes_from_the_stages_data_sets(runs_dir, tmp_pat
             return values
 
     assert asyncio.run(main()) == {"cifar-base": "fashion-mnist", "mnist-mlp": "c"}
+
+
+def test_ctrl_l_shows_the_lab_questions_the_stages_views_answer(runs_dir, tmp_path):
+    """ctrl+l swaps the stage's teaching text for the questions its views answer, from a text field too; the
+    choice holds across stages (cifar-dropout: Q33's dropout line; circles-svm: none) and ctrl+l goes back."""
+    from engine.lab_questions import questions
+
+    async def main():
+        app = NNLabApp(runs_dir=str(runs_dir), data_dir=str(tmp_path / "data"))
+        app.devices = dict(DEVICES)
+        async with app.run_test(size=(80, 24)) as pilot:
+            lab = app.screen
+            await wait_for(pilot, lambda: lab.form_ready, what="Lab form")
+            teaches = lab.query_one("#teaches")
+
+            def shown() -> str:
+                console = Console(width=200, record=True, file=io.StringIO())
+                console.print(teaches.content)
+                return console.export_text()
+
+            assert "Lab questions" not in shown()
+            stages = lab.query_one("#stages")
+            stages.highlighted = stages.get_option_index("cifar-dropout")
+            await wait_for(pilot, lambda: lab.stage.id == "cifar-dropout" and lab.query("#key-epochs"), 20,
+                           "cifar-dropout")
+            lab.query_one("#key-epochs").focus()
+            await pilot.press("ctrl+l")
+            await wait_for(pilot, lambda: "Lab questions these views answer" in shown(), 10, "the questions")
+            assert lab.query_one("#key-epochs").value == "30"  # the key typed nothing into the field
+            text = " ".join(shown().split())
+            assert "2-cd Q33" in text and "panel 'activations'" in text
+            assert f"({len(questions('cifar-dropout'))};" in text
+            stages.highlighted = stages.get_option_index("circles-svm")
+            await wait_for(pilot, lambda: lab.stage.id == "circles-svm", 20, "circles-svm")
+            await wait_for(pilot, lambda: "none for this stage" in shown(), 10, "no questions for the SVM")
+            await pilot.press("ctrl+l")
+            await wait_for(pilot, lambda: "Lab questions" not in shown() and "max-margin" in shown(), 10,
+                           "the teaching text back")
+
+    asyncio.run(main())

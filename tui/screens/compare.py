@@ -1,4 +1,4 @@
-"""Compare screen: 2 to 8 runs overlaid, plus the ablation and sweep views.
+"""Compare screen: 2 to 8 runs overlaid, plus the ablation, sweep and gradients views.
 
 Curves: stable colours and markers (a run keeps both while you change views), x by epoch or wall
 time, causal EMA smoothing drawn over the raw curve (grey, its own marker), log y. The views themselves are
@@ -16,12 +16,13 @@ from textual.widgets import ContentSwitcher, Footer, Header, Static
 from engine.store import LoadedRun, list_runs
 from tui.figure_actions import compare_figure, save_figure
 from tui.keymap import COMPARE
-from tui.widgets.compare_views import AblationView, PlotSettings, RunsView, SweepView, loaded
+from tui.widgets.compare_views import AblationView, GradientsCompareView, PlotSettings, RunsView, SweepView, loaded
 
 METRICS = ("test_acc", "train_acc", "test_loss", "train_loss")
 SMOOTHING = (0.0, 0.6, 0.8, 0.9, 0.95)
-VIEWS = ("runs", "ablation", "sweep")
+VIEWS = ("runs", "ablation", "sweep", "gradients")
 POLL_S = 2.0
+PLOT_ACTIONS = ("metric", "xaxis", "smooth", "log", "all_keys")  # the curves' settings
 
 
 def next_of(options: tuple, now: object) -> object:
@@ -47,6 +48,7 @@ class CompareScreen(Screen):
             yield RunsView()
             yield AblationView()
             yield SweepView()
+            yield GradientsCompareView()
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -73,10 +75,19 @@ class CompareScreen(Screen):
     def redraw(self) -> None:
         s = self.settings
         views = "  ".join(f"[{v}]" if v == self.view else v for v in VIEWS)
-        self.query_one("#compare-bar", Static).update(
-            f"v {views} | m {s.metric} | x {'wall time' if s.wall else 'epoch'} | "
-            f"s ema {s.smoothing:g} | l {'log' if s.ylog else 'lin'} y")
-        if self.view == "runs":
+        if self.view == "gradients":  # the metric, x axis, smoothing and log keys do not apply to it
+            settings = "update/weight ratio per layer, log y"
+        else:
+            settings = (f"m {s.metric} | x {'wall time' if s.wall else 'epoch'} | s ema {s.smoothing:g} | "
+                        f"l {'log' if s.ylog else 'lin'} y")
+        bar = self.query_one("#compare-bar", Static)
+        text = f"v {views} | {settings}"
+        if len(text) > (bar.content_region.width or self.app.size.width - 2):  # 80 columns: the view shown only
+            text = f"v [{self.view}] | {settings}"
+        bar.update(text)
+        if self.view == "gradients":
+            self.query_one(GradientsCompareView).draw(self.records)
+        elif self.view == "runs":
             keys = self.query_one(RunsView).draw(self.records, s)
             if len(self.records) >= 2 and not keys:
                 self.notify("no hyperparameter differs between these runs (k shows all)", timeout=3)
@@ -88,6 +99,11 @@ class CompareScreen(Screen):
     def _show(self, view: str) -> None:
         self.view = view
         self.query_one("#compare-views", ContentSwitcher).current = view
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The curve settings' keys are not in the footer of the gradients view (its plots have none)."""
+        return not (self.view == "gradients" and action in PLOT_ACTIONS)
 
     # ------------------------------------------------------------------ actions
     def action_metric(self) -> None:

@@ -23,6 +23,7 @@ from textual.widgets.option_list import Option
 from engine.config import ConfigError, inapplicable
 from engine.data.catalog import DOWNLOADABLE, presence
 from engine.gpus import GpuInfo, pick_gpu
+from engine.lab_questions import questions
 from engine.precheck import precheck
 from engine.stages import STAGES, Stage, resolve_config
 from tui.keymap import LAB
@@ -40,6 +41,17 @@ def teaches_renderable(text: str):
         parts.append(Text(line, no_wrap=pre, overflow="ellipsis" if pre else "fold",
                           style="" if pre else "italic"))
     return Group(*parts)
+
+
+def questions_renderable(stage: Stage):
+    """The lab's questions that this stage's views answer, one line each, where the teaching text was."""
+    lines = questions(stage.id)
+    head = Text(f"Lab questions these views answer ({len(lines)}; ctrl+l: back to the stage's text)", style="bold")
+    if not lines:
+        return Group(head, Text("none for this stage: it has no training steps to look inside", style="italic"))
+    return Group(head, *(Text(f"- {line}", overflow="fold") for line in lines))
+
+
 DEVICES = ("auto", "cpu", "cuda", "mps")
 SWITCHES = ("optimizer", "scheduler", "kernel")  # the keys that decide whether others apply
 
@@ -96,6 +108,7 @@ class LabScreen(HomeFocusScreen):
         self._start_pending = ""  # "start" or "queue": ctrl+r / ctrl+e before the value fields were built
         self._built: dict[str, str] = {}  # the text each field was built with (its first Changed is no edit)
         self.gpus: list[GpuInfo] = []
+        self.showing_questions = False  # ctrl+l: the teaching text gives way to the lab questions
 
     def compose(self) -> ComposeResult:
         stage = self.stage
@@ -113,7 +126,7 @@ class LabScreen(HomeFocusScreen):
             with Vertical(id="lab-detail"):
                 with KeyScroll(id="lab-scroll"):
                     yield Static(f"{stage.id}  ({stage.part})  {stage.title}", id="stage-title", markup=False)
-                    yield Static(teaches_renderable(stage.teaches), id="teaches")
+                    yield Static(self._teaching(stage), id="teaches")
                     values = dict(stage.defaults)
                     self._built = {k: value_text(values.get(k, "")) for k in form_keys(stage)}
                     with Horizontal(id="form"):
@@ -186,7 +199,7 @@ class LabScreen(HomeFocusScreen):
         self.stage = stage
         values = {**stage.defaults, **(values or {})}
         self.query_one("#stage-title", Static).update(f"{stage.id}  ({stage.part})  {stage.title}")
-        self.query_one("#teaches", Static).update(teaches_renderable(stage.teaches))
+        self.query_one("#teaches", Static).update(self._teaching(stage))
         keys = form_keys(stage)
         self._built = {k: value_text(values.get(k, "")) for k in keys}
         self.errors = {}
@@ -416,6 +429,15 @@ class LabScreen(HomeFocusScreen):
         stages.highlighted = stages.get_option_index(stage.id)
 
     # ------------------------------------------------------------------ actions
+    def _teaching(self, stage: Stage):
+        return questions_renderable(stage) if self.showing_questions else teaches_renderable(stage.teaches)
+
+    def action_questions(self) -> None:
+        """Show the lab questions this stage's views answer in place of its teaching text, or back."""
+        self.showing_questions = not self.showing_questions
+        self.query_one("#teaches", Static).update(self._teaching(self.stage))
+        self.query_one("#lab-scroll").scroll_home(animate=False)
+
     def action_start(self) -> None:
         self._start(queue=False)
 

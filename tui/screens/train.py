@@ -1,6 +1,7 @@
 """Train screen: the live run. Loss and accuracy (train and test, per epoch), progress, ETA,
 learning rate, stop; and the stage's own panel (decision boundary, SVM regions, sample
-predictions, confusion matrix, CNN model summary).
+predictions, confusion matrix, CNN model summary) and, where the run recorded them (engine.inside), what
+happens inside the network: gradient flow, activations, conv1's filters and feature maps.
 
 It draws the app's RunState on one timer (2 Hz): the progress line and the resource line every tick
 (one screen update), the plots and the stage's panel only when a new epoch arrived and, while the run
@@ -24,9 +25,12 @@ from tui.format import duration, pct
 from tui.keymap import TRAIN
 from tui.own_thread import in_own_thread
 from tui.run_state import RunState
+from tui.widgets.activations import ActivationsView
 from tui.widgets.boundary import BoundaryView
 from tui.widgets.confusion import ConfusionView
 from tui.widgets.curves import CurvePlot, Series
+from tui.widgets.filters import FeaturesView, FiltersView
+from tui.widgets.gradients import GradientsView
 from tui.widgets.key_scroll import KeyScroll
 from tui.widgets.model_summary import SummaryView
 from tui.widgets.resources import ResourceLine
@@ -40,14 +44,21 @@ TRAIN_C = (66, 135, 245)
 TEST_C = (245, 130, 48)
 
 
-def panel_views(stage: str) -> list[str]:
+INSIDE_VIEWS = ("gradients", "activations", "filters", "features")  # each shown when its artifact is there
+IMAGE_ACTIONS = {"image": ("features",), "maps_epoch": ("filters", "features")}  # view keys: where they act
+
+
+def panel_views(stage: str, artifacts: dict[str, Any] | None = None) -> list[str]:
+    """The panel's views of a stage; with the run's artifacts (by kind), the inside views it recorded."""
     if stage == "circles-svm":
         return ["boundary"]
     if stage.startswith("circles"):
-        return ["boundary", "units"]
-    if stage.startswith("cifar"):
-        return ["samples", "confusion", "summary"]
-    return ["samples", "confusion"]
+        views = ["boundary", "units"]
+    elif stage.startswith("cifar"):
+        views = ["samples", "confusion", "summary"]
+    else:
+        views = ["samples", "confusion"]
+    return views + [v for v in INSIDE_VIEWS if isinstance((artifacts or {}).get(v), dict)]
 
 
 def show_text(widget: Static, text: str, *, layout: bool = True) -> None:
@@ -102,6 +113,13 @@ class TrainScreen(Screen):
                         yield ConfusionView(id="confusion-view")
                     with KeyScroll(id="summary"):
                         yield SummaryView(id="summary-view")
+                    yield GradientsView(id="gradients")
+                    with KeyScroll(id="activations"):
+                        yield ActivationsView(id="activations-view")
+                    with KeyScroll(id="filters"):
+                        yield FiltersView(id="filters-view")
+                    with KeyScroll(id="features"):
+                        yield FeaturesView(id="features-view")
                 yield ResourceLine(id="resources")
         yield Footer(compact=True)
 
@@ -127,7 +145,7 @@ class TrainScreen(Screen):
         resource_lines.first().tick()
         if state.version == self.drawn_version:
             return
-        views = panel_views(state.stage) if state.stage else []
+        views = panel_views(state.stage, state.artifacts) if state.stage else []
         now = time.monotonic()
         if views == self.views and state.active and now - self.drawn_at < PLOT_S:
             return  # drawn less than PLOT_S ago: the next tick after it will
@@ -135,7 +153,8 @@ class TrainScreen(Screen):
         self.drawn_at = now
         if views != self.views:
             self.views = views
-            self.view = views[0] if views else ""
+            if self.view not in views:  # a view added (the run's first inside artifacts) keeps the one shown
+                self.view = views[0] if views else ""
             self._show_view()
         if len(state.history) != self.drawn_epochs:
             self.drawn_epochs = len(state.history)
@@ -224,8 +243,12 @@ class TrainScreen(Screen):
     def _draw_panel(self, state: RunState) -> None:
         title = self.query_one("#panel-title", Static)
         if len(self.views) > 1:
-            show_text(title, "  ".join(f"[{v}]" if v == self.view else v for v in self.views) + "   (v: next)",
-                      layout=False)
+            text = "  ".join(f"[{v}]" if v == self.view else v for v in self.views) + "   (v: next)"
+            # the panel is 45% of the screen, at least 40 columns, less its border (before its first layout)
+            width = title.size.width or max(40, self.app.size.width * 45 // 100) - 1
+            if len(text) > width:  # too many views for the panel's title: the one shown, and how many
+                text = f"[{self.view}] {self.views.index(self.view) + 1} of {len(self.views)}   (v: next)"
+            show_text(title, text, layout=False)
         else:
             show_text(title, self.view, layout=False)
         arts = state.artifacts
@@ -243,6 +266,14 @@ class TrainScreen(Screen):
             self.query_one(ConfusionView).show(arts.get("confusion"))
         elif self.view == "summary":
             self.query_one(SummaryView).show(arts.get("summary") or self._summary(state.config))
+        elif self.view == "gradients":
+            self.query_one(GradientsView).show(arts.get("gradients"))
+        elif self.view == "activations":
+            self.query_one(ActivationsView).show(arts.get("activations"))
+        elif self.view == "filters":
+            self.query_one(FiltersView).show(arts.get("filters"), state.run_dir)
+        elif self.view == "features":
+            self.query_one(FeaturesView).show(arts.get("features"), arts.get("samples"), state.run_dir)
 
     def _summary(self, config: dict[str, Any]) -> dict[str, Any] | None:
         """The model summary of a config whose run has not written one (yet): built once per config, in a
@@ -262,6 +293,11 @@ class TrainScreen(Screen):
         if self.view:
             self.query_one("#panel", ContentSwitcher).current = self.view
         self.drawn_artifacts = {}
+        self.refresh_bindings()  # the view keys (i, I, [ ]) act only in their views, `i` then in the footer
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        views = IMAGE_ACTIONS.get(action)
+        return views is None or self.view in views
 
     # ------------------------------------------------------------------ actions
     def action_stop(self) -> None:
@@ -277,6 +313,17 @@ class TrainScreen(Screen):
             self.view = self.views[(self.views.index(self.view) + 1) % len(self.views)]
             self._show_view()
             self._draw_panel(self.state)
+
+    def action_image(self, step: int) -> None:
+        """The features view: the next (previous) recorded image."""
+        if self.view == "features":
+            self.query_one(FeaturesView).step_image(step)
+
+    def action_maps_epoch(self, step: int) -> None:
+        """The filters and features views: an earlier (later) recorded epoch, read from the run's folder."""
+        view = self.query_one(FeaturesView) if self.view == "features" else self.query_one(FiltersView)
+        if self.view in ("filters", "features"):
+            self.notify(view.step_epoch(step), timeout=2)
 
     def action_again(self) -> None:
         if self.state.config:

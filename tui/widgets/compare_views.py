@@ -1,5 +1,6 @@
-"""The three views of the Compare screen, each a plot over a table: runs side by side, the 2-cd
-ablation (each stage against the one before it) and one `nnlab sweep` (a curve per swept value)."""
+"""The views of the Compare screen, each a plot over a table: runs side by side, the 2-cd ablation (each
+stage against the one before it), one `nnlab sweep` (a curve per swept value), and the runs' gradient flow
+(one small plot per layer of the update-to-weight ratio against epoch, a curve per run)."""
 from __future__ import annotations
 
 import json
@@ -8,7 +9,7 @@ from typing import Any, Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Grid, Vertical
 from textual.widgets import DataTable
 
 from engine.config import ConfigError
@@ -18,6 +19,7 @@ from engine.text import fmt_number
 from tui.format import pct, short_name
 from tui.smoothing import ema
 from tui.widgets.curves import RAW, CurvePlot, Series, colour, hex_colour, legend_glyph, marker
+from tui.widgets.gradients import HEALTHY, REFERENCE_MARKER, fmt, latest, ratio_series
 
 CIFAR_ORDER = [s.id for s in STAGES.values() if s.part == "2-cd"]
 RGB = tuple[int, int, int]
@@ -216,3 +218,76 @@ class SweepView(CompareView):
                           pct(summary.last_of("test_acc")), pct(best.value if best else None),
                           fmt_number(best.epoch if best else None),
                           config_value(summary.last_of("train_loss")), str(summary.epochs_done))
+
+
+def read_gradients(run: LoadedRun) -> dict[str, Any] | None:
+    """The run's gradients artifact (engine.inside), or None: inspect=off, a run from before it, damaged."""
+    from engine.store.files import read_json
+
+    path = run.record.run_dir / "artifacts" / "gradients.json"
+    try:
+        data = read_json(path) if not path.is_symlink() else None
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    return data if isinstance(data, dict) and data.get("kind") == "gradients" and data.get("layers") else None
+
+
+def grid_columns(plots: int) -> int:
+    return plots if plots <= 2 else 2 if plots == 4 else 3
+
+
+class GradientsCompareView(Vertical):
+    """The runs' update-to-weight ratio ||delta theta|| / ||theta|| of each layer against epoch, log y: one
+    small plot per layer (cifar-dropout against cifar-batchnorm: how each layer's steps compare), a curve
+    per run in the run's colour and marker, as in the runs view; the table is the legend, with each run's
+    latest ratio per layer and the layers flagged vanishing or exploding."""
+
+    def __init__(self) -> None:
+        super().__init__(id="gradients")
+        self.layer_names: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield Grid(id="gradients-grid")
+        yield DataTable(id="gradients-table", cursor_type="row", zebra_stripes=True)
+
+    def draw(self, runs: Sequence[LoadedRun]) -> None:
+        payloads = [read_gradients(r) for r in runs]
+        layers: list[str] = []
+        for p in payloads:
+            layers += [str(x) for x in (p or {}).get("layers") or [] if str(x) not in layers]
+        grid = self.query_one(Grid)
+        if layers != self.layer_names or len(grid.children) != max(1, len(layers)):
+            self.layer_names = layers
+            grid.remove_children()
+            grid.mount_all([CurvePlot(classes="gradients-layer") for _ in range(max(1, len(layers)))])
+        grid.styles.grid_size_columns = grid_columns(len(layers))
+        plots = list(grid.query(CurvePlot))
+        for plot, layer in zip(plots, layers or [""]):
+            series: list[Series] = []
+            flagged = []
+            epochs: list[float] = []
+            for i, p in enumerate(payloads):
+                for name, xs, ys, flag in ratio_series(p or {}):
+                    if name == layer:
+                        series.append(Series("", xs, ys, colour(i), marker(i)))
+                        epochs += xs
+                        if flag:
+                            flagged.append(f"{i + 1} {flag.upper()}")
+            if epochs:
+                series.insert(0, Series("", [min(epochs), max(epochs)], [HEALTHY, HEALTHY], RAW, REFERENCE_MARKER))
+            plot.empty_text = "no gradients recorded" if runs else "pick 2-8 runs in History (space, c)"
+            title = f"{layer}: ratio, log y" + (f" ({', '.join(flagged)})" if flagged else "") if layer else ""
+            plot.set_series(series, title=title or "update/weight ratio per layer", xlabel="", ylog=True)
+        table = self.query_one(DataTable)
+        table.clear(columns=True)
+        table.add_columns("", "run", *layers, "flagged", "stage")
+        for i, (run, p) in enumerate(zip(runs, payloads)):
+            label = f"{i + 1} {short_name(run.record)[:22]}"
+            if p is None:
+                table.add_row(swatch(colour(i), i), label, *["-"] * len(layers),
+                              Text("no gradients.json (inspect=off, or an older run)", style="dim"),
+                              run.record.stage or "-")
+                continue
+            flags = [f"{layer} {flag.upper()}" for layer, _, _, flag in ratio_series(p) if flag]
+            table.add_row(swatch(colour(i), i), label, *[fmt(latest(p, "update_ratio", x)) for x in layers],
+                          Text(", ".join(flags), style="bold") if flags else "-", run.record.stage or "-")
