@@ -35,8 +35,8 @@ class LastStep:
         present = [g if g is not None else torch.zeros_like(p) for g, p in zip(flat, self.params)]
         weights = [p.detach() for p in self.params]
         moved = torch._foreach_sub(weights, self._before)
-        squares = torch.stack([torch.stack(torch._foreach_norm(group)) for group in (present, weights, self._before,
-                                                                                       moved)]).float().square()
+        norms = torch._foreach_norm([*present, *weights, *self._before, *moved])  # one fused call for all four
+        squares = torch.stack(norms).float().square().view(4, len(self.params))
         per_layer = squares.new_zeros(4, len(self.layers)).index_add_(1, self._owner, squares).sqrt()
         grad, weight, old, step = per_layer
         self._values = torch.stack([grad, weight, step / old.clamp_min(1e-30)], dim=1)

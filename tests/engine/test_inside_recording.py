@@ -67,9 +67,12 @@ def test_cnn_gradient_norms_and_update_ratio_equal_torchs_own_for_one_batch(tmp_
 
 
 def test_the_four_mlp_levels_record_the_same_gradient_flow_as_autograd(tmp_path):
-    """circles-manual computes its gradients by hand; all four levels record the same values, and those of
-    one full batch equal autograd's on the initial weights."""
-    payloads = [_artifact(_run(tmp_path, stage, epochs=3), "gradients") for stage in LEVELS]
+    """circles-manual computes its gradients by hand; all four levels record the same values (at epochs 1,
+    10 and 12: the first, every grid_every-th and the last), and those of one full batch equal autograd's on
+    the initial weights."""
+    payloads = [_artifact(_run(tmp_path, stage, epochs=12), "gradients") for stage in LEVELS]
+    assert payloads[0]["epochs"] == [1, 10, 12]
+    assert _artifact(_run(tmp_path, "circles-nn", epochs=12), "activations")["epochs"] == [0, 1, 10, 12]
     for other in payloads[1:]:
         for measure in ("grad_norm", "weight_norm", "update_ratio"):
             for layer in ("hidden", "output"):
@@ -164,10 +167,13 @@ def test_inspect_off_records_nothing_and_recording_changes_no_number_of_the_trai
 
 
 def test_a_resumed_run_goes_on_with_the_series_of_the_run_it_continues(tmp_path):
-    source = _run(tmp_path, "circles-optim", epochs=3)
+    """grid_every=1: every epoch recorded (by default the MLP records the first, every 10th and the last, and
+    a run's last epoch depends on where it stopped)."""
+    source = _run(tmp_path, "circles-optim", epochs=3, grid_every=1)
     result = resume(source, {"epochs": "5"}, runs_dir=str(tmp_path / "runs"), data_dir=str(tmp_path / "data"))
     resumed = tmp_path / "runs" / result.run_id
-    straight = _run(tmp_path, "circles-optim", epochs=5)
+    straight = _run(tmp_path, "circles-optim", epochs=5, grid_every=1)
+    assert _artifact(straight, "gradients")["epochs"] == [1, 2, 3, 4, 5]
     for stem in ("gradients", "activations"):
         assert _artifact(resumed, stem)["epochs"] == _artifact(straight, stem)["epochs"]
     assert _artifact(resumed, "gradients")["update_ratio"] == _artifact(straight, "gradients")["update_ratio"]
