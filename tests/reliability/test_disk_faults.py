@@ -130,10 +130,10 @@ def test_final_record_uses_the_space_reserve(tmp_path, monkeypatch):
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_fsync(fd)
 
-    def write_json(path, obj):
+    def write_json(path, obj, **options):
         if full and path.name == "run.json" and (path.parent / RESERVE_NAME).exists():
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real_write_json(path, obj)
+        return real_write_json(path, obj, **options)
 
     def emit(event):
         if isinstance(event, RunStarted):

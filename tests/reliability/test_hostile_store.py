@@ -138,7 +138,7 @@ def test_list_and_read_functions_survive_and_name_the_damage(zoo):
     assert "\x1b" not in json.dumps(hostile.to_json(), ensure_ascii=False) and "\x07" not in hostile.notes
     assert read_metrics(zoo["root"] / rid(11)) == []
     assert set(read_artifacts(zoo["root"] / rid(11))) <= {"points", "initial", "boundary-e0001", "boundary-e0002",
-                                                         "units-e0001", "units-e0002"}
+                                                         "units-e0001", "units-e0002", "gradients", "activations"}
     assert [r["epoch"] for r in read_metrics(zoo["root"] / rid(12))] == [1, 2]  # torn line skipped
     assert read_metrics(zoo["root"] / rid(13)) == [] and read_metrics(zoo["root"] / rid(14)) == []
     assert read_metrics(zoo["root"] / rid(9)) == [] and read_artifacts(zoo["root"] / rid(9)) == {}
