@@ -39,7 +39,8 @@ def bare_loop(config: dict) -> float:
     x_test = torch.as_tensor(data.x_test, dtype=torch.float32)
     y_test = torch.as_tensor(data.y_test)
     w = init_weights(2, config["hidden"], 2, config["init_std"], config["seed"])
-    net = torch.nn.Sequential(torch.nn.Linear(2, config["hidden"]), torch.nn.Tanh(), torch.nn.Linear(config["hidden"], 2))
+    net = torch.nn.Sequential(torch.nn.Linear(2, config["hidden"]), torch.nn.Tanh(),
+                              torch.nn.Linear(config["hidden"], 2))
     with torch.no_grad():
         net[0].weight.copy_(w["W_h"]), net[2].weight.copy_(w["W_y"])
         net[0].bias.zero_(), net[2].bias.zero_()
@@ -92,7 +93,8 @@ def main() -> None:
     best = {k: min(v) for k, v in times.items()}
     print(json.dumps({"engine_over_bare": round(best["engine"] / best["bare"], 3),
                       "engine_s": round(best["engine"], 3), "bare_s": round(best["bare"], 3),
-                      "epochs": args.epochs, "steps": args.epochs * -(-200 // config["batch_size"]), "threads": args.threads,
+                      "epochs": args.epochs, "steps": args.epochs * -(-200 // config["batch_size"]),
+                      "threads": args.threads,
                       "same_test_acc": accs["engine"] == accs["bare"]}))
 
 

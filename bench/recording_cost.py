@@ -135,7 +135,8 @@ def main() -> None:
           f"(best of {args.repeats}); initial values {initial_s:.3f} s once ({initial_s / epoch_s:.2f} of an "
           f"epoch); a {size_epochs}-epoch run's artifacts {total / 1024:.0f} kB, of which inside the network "
           f"{inside / 1024:.0f} kB; the epoch-end recording itself: {share:.1%} of the training time")
-    print(json.dumps({"stage": args.stage, "epoch_s": round(epoch_s, 3), "recording_over_none": round(best["full"] / best["off"], 3),
+    print(json.dumps({"stage": args.stage, "epoch_s": round(epoch_s, 3),
+                      "recording_over_none": round(best["full"] / best["off"], 3),
                       "recording_share": round(share, 4),
                       "initial_over_epoch": round(initial_s / epoch_s, 3), "size_epochs": size_epochs,
                       "artifacts_kb": round(total / 1024), "inside_kb": round(inside / 1024)}))

@@ -6,7 +6,8 @@
    Optuna, forking the second worker) to be small beside them: 1500 epochs is about 4 s a trial.
 2. Bookkeeping overhead per trial: the same trials run in this process by engine.train.train alone, and
    as a study (queued, popped, epochs reported as a trial does (engine.study.trial.reported), curve and run
-   id stored: engine.study.workers.work), alternately after a warm-up of each, best of --repeats; (study - plain) / plain (target <= 0.05).
+   id stored: engine.study.workers.work), alternately after a warm-up of each, best of --repeats;
+   (study - plain) / plain (target <= 0.05).
 3. Pruning: the report's lr sweep, --lrs lrs log-spaced over 0.001..1 (a fixed shuffled order), with the
    median pruner against the same trials unpruned: the fraction of epochs run (target <= 0.6), and how far
    apart, in decades, the best lrs of the two are (the same region: <= 0.5).

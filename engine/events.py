@@ -5,10 +5,12 @@ hold plain Python values (no tensors), so they can cross threads freely.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Union
+from typing import Any
 
-METRIC_COLUMNS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "wall_time")
+LOSS_ACC = ("train_loss", "train_acc", "test_loss", "test_acc")  # an epoch's (or a run's final) scores
+METRIC_COLUMNS = ("epoch", *LOSS_ACC, "lr", "wall_time")
 
 
 @dataclass(frozen=True)
@@ -53,5 +55,5 @@ class RunFinished:
     message: str = ""
 
 
-Event = Union[RunStarted, BatchEnd, EpochEnd, RunFinished]
+Event = RunStarted | BatchEnd | EpochEnd | RunFinished
 Emit = Callable[[Event], None]

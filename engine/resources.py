@@ -170,7 +170,8 @@ def usage_line(u: Usage) -> str:
     if u.cpu_percent is not None:
         parts.append(f"cpu {u.cpu_percent:.0f}% of {u.cores} cores")
     if u.rss_bytes is not None:
-        parts.append(f"mem {size_text(u.rss_bytes)}" + (f" ({u.mem_percent:.0f}%)" if u.mem_percent is not None else ""))
+        share = f" ({u.mem_percent:.0f}%)" if u.mem_percent is not None else ""
+        parts.append(f"mem {size_text(u.rss_bytes)}{share}")
     if u.gpu_util is not None:
         parts.append(f"gpu {u.gpu_util:.0f}%")
     if u.gpu_mem_used is not None:

@@ -12,7 +12,8 @@ A waiting process takes its turn when fewer older tickets than free slots belong
 gets a slot's lock; then it trains, and its ticket goes once its run folder exists. A run started without
 --queue (`nnlab run`, the TUI's ctrl+r) never waits, but the queue waits for it as for any run ahead: it
 takes a free slot if its device has a queue folder (occupy), and a queued run also counts the runs training
-on its device that hold no slot (_unslotted, read from the store just before it takes a turn). Why this holds with no process in charge:
+on its device that hold no slot (_unslotted, read from the store just before it takes a turn). Why this holds
+with no process in charge:
 - the kernel releases a slot's flock when its holder exits in any way (an end, a crash, a divergence, kill -9),
   so the next run starts however the one before it ended;
 - a ticket whose process is gone (kill -9 of a waiting run) no longer counts: the others keep their order;
@@ -26,9 +27,10 @@ import json
 import os
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from engine.config import ConfigError
 

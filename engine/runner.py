@@ -9,7 +9,8 @@ folder, events, metrics, checkpoints, signals, divergence and resume.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 
 class StopRequested(Exception):

@@ -13,13 +13,14 @@ from __future__ import annotations
 import gc
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from engine.allocator import keep_freed_memory
 from engine.checkpointer import Checkpointer
 from engine.config import ConfigError
-from engine.events import BatchEnd, Emit, EpochEnd, RunFinished, RunStarted
+from engine.events import LOSS_ACC, BatchEnd, Emit, EpochEnd, RunFinished, RunStarted
 from engine.runner import StageRunner, StopRequested
 from engine.stages import get_stage, revalidate
 from engine.store import RunWriter, Summary, load_checkpoint, read_config, utc_now
@@ -27,7 +28,7 @@ from engine.store.progress import ProgressFile
 from engine.store.reader import checkpoint_source
 
 RECORD_EVERY_S = 1.0  # run.json summary refresh while running
-FINAL_KEYS = ("train_loss", "train_acc", "test_loss", "test_acc")
+FINAL_KEYS = LOSS_ACC
 
 
 def prepare(config: dict[str, Any], data_dir: str) -> StageRunner:
@@ -107,7 +108,8 @@ def train(config: dict[str, Any], *, runs_dir: str, data_dir: str, emit: Emit | 
                        **{k: float(v) for k, v in test_metrics.items()}, "lr": float(runner.current_lr()),
                        "wall_time": round(time_offset + time.perf_counter() - started, 4)}
                 if not all(math.isfinite(row[k]) for k in ("train_loss", "test_loss")):
-                    history.append(row)  # kept in metrics.csv; the checkpointer's good state stays at the last good epoch
+                    # kept in metrics.csv; the checkpointer's good state stays at the last good epoch
+                    history.append(row)
                     writer.append_metrics(row)
                     status, message = "diverged", f"non-finite loss at epoch {epoch} (try a smaller lr)"
                     break

@@ -77,9 +77,9 @@ def _no_run_outlives_its_test(request):
             record = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
-        if record.get("status") == "running" and isinstance(record.get("pid"), int):
-            if pid_alive(record["pid"], record.get("pid_start")):
-                pids.add(record["pid"])
+        running = record.get("status") == "running" and isinstance(record.get("pid"), int)
+        if running and pid_alive(record["pid"], record.get("pid_start")):
+            pids.add(record["pid"])
     for path in root.rglob(".detached-*.pid"):
         try:
             pids.add(int(path.read_text().split()[0]))

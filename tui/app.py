@@ -16,8 +16,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -30,6 +31,7 @@ from engine.detached import early_output, interrupt, run_argv, start_detached, s
 from engine.gpus import GpuInfo, gpus_from_json, nvml_gpus
 from engine.stages import revalidate
 from engine.store import check_runs_dir, list_runs, process_age_s, read_config, read_record
+from engine.store.compare import COMPARE_MAX
 from engine.store.follow import RunFollower
 from tui.commands import nnlab_commands
 from tui.input_order import KeyOrder
@@ -428,7 +430,7 @@ class NNLabApp(KeyOrder, App[int]):
         return live
 
     def compare(self, run_ids: list[str]) -> None:
-        self.compare_ids = list(run_ids)[:8]
+        self.compare_ids = list(run_ids)[:COMPARE_MAX]
         if self.current_mode == "compare":
             self.screen.load_runs()  # type: ignore[attr-defined]
         else:

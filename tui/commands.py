@@ -5,8 +5,8 @@ screen goes to that screen first, so "Train: Stop" works from History too.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import partial
-from typing import Iterable
 
 from textual.app import App, SystemCommand
 from textual.screen import Screen

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from textual.app import App, ComposeResult
 from textual.containers import Vertical
@@ -25,6 +26,7 @@ from textual.widgets import Label, TextArea
 from engine.command_line import reproduce_command
 from engine.config import ConfigError
 from engine.store import list_runs, read_config
+from engine.store.compare import COMPARE_MAX
 from engine.store.files import atomic_write_bytes
 from tui.keymap import COMMAND_DIALOG
 
@@ -85,12 +87,12 @@ def compare_figure(screen: Any) -> FigureRequest | str:
     runs_dir = screen.app.runs_dir
     if screen.view == "gradients":
         if not screen.records:
-            return "no runs to compare: mark 2-8 runs in History (space), then c"
+            return f"no runs to compare: mark 2-{COMPARE_MAX} runs in History (space), then c"
         return FigureRequest("compare-gradients", [r.record.run_dir for r in screen.records], metric="ratio",
                              kind="gradients")
     if screen.view == "runs":
         if not screen.records:
-            return "no runs to compare: mark 2-8 runs in History (space), then c"
+            return f"no runs to compare: mark 2-{COMPARE_MAX} runs in History (space), then c"
         return FigureRequest("compare", [r.record.run_dir for r in screen.records], **options)
     if screen.view == "ablation":
         return FigureRequest("ablation", lambda: ablation_runs(runs_dir), **options)

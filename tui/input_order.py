@@ -12,9 +12,9 @@ KeyOrder (a mixin for the App, before App in its bases) keeps one key in flight:
 Textual does, then sends a barrier after it along the same path (the target's queue, then each parent's, up
 to the App). Queues are first in, first out, so when the barrier reaches the App the key has been handled
 everywhere it goes, its binding included; only then is the next key handed over, to whatever has the focus
-then. Keys that come in the meantime wait in order (and so does a paste). A barrier that cannot be passed on (a widget removed
-while the key was in flight) goes straight to the App; a watchdog releases the next key if a barrier is
-ever lost, so no key waits more than WATCHDOG_S.
+then. Keys that come in the meantime wait in order (and so does a paste). A barrier that cannot be passed on
+(a widget removed while the key was in flight) goes straight to the App; a watchdog releases the next key if a
+barrier is ever lost, so no key waits more than WATCHDOG_S.
 """
 from __future__ import annotations
 

@@ -6,7 +6,8 @@ as the app), such work leaves that team behind; a thread that exits takes its te
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def in_own_thread(target: Callable[..., None], *args: Any, **kwargs: Any) -> None:

@@ -34,12 +34,12 @@ import socket
 import sys
 import tarfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import IO, Any, Callable
+from typing import IO, Any
 
-from engine.cli.exits import EXIT_ERROR, EXIT_OK
 from engine.config import ConfigError
 from engine.data import catalog
 from engine.data.catalog import (
@@ -57,6 +57,7 @@ from engine.data.catalog import (
 )
 from engine.data.mnist import IDX_SETS
 from engine.data.network import probe
+from engine.exits import EXIT_ERROR, EXIT_OK
 from engine.store.files import fsync_dir, json_line
 from engine.text import one_line, render_table
 
@@ -268,7 +269,7 @@ class HashingReader:
 
 
 def _output_path(args: argparse.Namespace) -> Path:
-    name = f"nnlab-data-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}.tar"
+    name = f"nnlab-data-{datetime.now(UTC):%Y%m%d-%H%M%S}.tar"
     if not args.output:
         return Path.cwd() / name
     out = Path(args.output)
@@ -293,7 +294,7 @@ def cmd_pack(args: argparse.Namespace) -> int:
         raise ConfigError(f"nothing to pack in {data_dir.absolute()}: {why}{more} (`nnlab data status` says more)")
     members = [(st.name, f"{FOLDERS[st.name]}/{f}") for st in packed for f in st.present]
     manifest: dict[str, Any] = {"format": PACK_FORMAT, "version": 1,
-                                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                "created": datetime.now(UTC).isoformat(timespec="seconds"),
                                 "host": socket.gethostname(), "datasets": {}, "files": {}}
     for st in packed:
         manifest["datasets"][st.name] = {"state": st.state, "files": [rel for n, rel in members if n == st.name]}
@@ -421,7 +422,8 @@ def _look_at_tar(path: Path) -> Source:
                     manifest = None
                 if not isinstance(manifest, dict) or manifest.get("format") != PACK_FORMAT \
                         or not isinstance(manifest.get("files"), dict):
-                    raise ConfigError(f"refusing {path}: its {PACK_MANIFEST} is not a pack's manifest; nothing imported")
+                    raise ConfigError(f"refusing {path}: its {PACK_MANIFEST} is not a pack's manifest; "
+                                      "nothing imported")
                 source.kind, source.manifest = "pack", manifest
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise ConfigError(f"cannot read {path}: {type(exc).__name__}: {exc}; nothing imported") from None

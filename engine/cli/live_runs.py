@@ -20,13 +20,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.cli.exits import EXIT_ERROR, EXIT_OK, STATUS_EXIT
 from engine.cli.printer import format_epoch
 from engine.config import ConfigError
 from engine.detached import cancel_queued, early_log, early_pid_file
+from engine.exits import EXIT_ERROR, EXIT_OK
 from engine.run_queue import Ticket, find_ticket
 from engine.store import read_json, read_metrics, read_record, resolve_run
 from engine.store.liveness import effective_status, pid_alive
+from engine.store.status import EXIT_CODE
 
 FOLLOW_S = 0.5  # how often attach reads the run's folder
 STOP_WAIT_S = 60.0  # how long stop waits for the runs to record their end
@@ -101,7 +102,7 @@ def _follow(run_dir: Path) -> int:
     if record.message:
         text += f" - {record.message}"
     print(text, flush=True)
-    return STATUS_EXIT.get(record.status, EXIT_ERROR)
+    return EXIT_CODE.get(record.status, EXIT_ERROR)
 
 
 def _stoppable(run_dir: Path) -> dict[str, Any]:

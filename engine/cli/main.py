@@ -1,7 +1,8 @@
 """The headless command line (`nnlab ...`): parsing, `nnlab stages|summary`, and dispatch to the
 commands that live in their own modules (run and resume: engine.cli.run; runs: engine.cli.runs;
-sweep: engine.cli.sweep; worker, studies, plot, report, reproduce: engine.cli.<command>), each loaded only when it is asked for so that every command starts fast.
-Exit codes: engine.cli.exits.
+sweep: engine.cli.sweep; worker, studies, plot, report, reproduce: engine.cli.<command>), each loaded only
+when it is asked for so that every command starts fast.
+Exit codes: engine.exits.
 """
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ import errno
 import json
 import os
 import sys
-from typing import NoReturn, Sequence
+from collections.abc import Sequence
+from typing import NoReturn
 
 from engine.allocator import keep_freed_memory
-from engine.cli.exits import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from engine.config import ConfigError, parse_assignments
+from engine.exits import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from engine.model_summary import render_summary, summarize_stage
 from engine.stages import resolve_config, stage_listing
 from engine.text import one_line
@@ -294,7 +296,19 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def listen_to_ctrl_c() -> None:
+    """Ctrl-C (SIGINT) raises KeyboardInterrupt, even where this process was started with it ignored (`cmd &`
+    in a script: sh ignores SIGINT in its background jobs, and a child keeps what it inherits). A detached run
+    or an attach is stopped by SIGINT on purpose (`nnlab runs stop`, the TUI's s, Ctrl-C in attach): were it
+    ignored, a stop sent before the run's own handler is set would be lost."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    listen_to_ctrl_c()
     keep_freed_memory()  # before torch or the TUI allocate anything: the same allocator for every command
     argv = list(sys.argv[1:] if argv is None else argv)
     try:

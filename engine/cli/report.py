@@ -42,7 +42,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     given = sum(bool(x) for x in (args.runs, args.tag, args.study))
     if given != 1:
         raise ConfigError("nnlab report needs exactly one of: RUN..., --tag T, --study S")
-    target = Path(args.output) if args.output else Path(DEFAULT_PARENT) / f"report-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    target = Path(args.output) if args.output else Path(DEFAULT_PARENT) / f"report-{stamp}"
     check_target(target, create_parent=args.output is None)
     if args.runs:
         runs = [load_run(resolve_run(args.runs_dir, ref)) for ref in args.runs]

@@ -1,6 +1,6 @@
-"""`nnlab reproduce 2-ab|2-cd [--dataset NAME] [--quick] [-o DIR] [--queue]`: runs (or reuses) every experiment of that part of
-the seed report, then writes the report folder (complete or absent) and prints its path; --queue queues the
-experiments still to run on their device instead, and returns. Ctrl-C stops the
+"""`nnlab reproduce 2-ab|2-cd [--dataset NAME] [--quick] [-o DIR] [--queue]`: runs (or reuses) every
+experiment of that part of the seed report, then writes the report folder (complete or absent) and prints
+its path; --queue queues the experiments still to run on their device instead, and returns. Ctrl-C stops the
 running experiment (kept as interrupted); the finished ones stay and are reused next time (exit 130, no
 report). Without -o: ./reports/reproduce-<part>[-quick]."""
 from __future__ import annotations
@@ -10,8 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from engine.cli.exits import EXIT_INTERRUPTED
 from engine.cli.run import StopFlag
+from engine.exits import EXIT_INTERRUPTED
 from engine.report.document import check_format, check_target
 from engine.report.reproduce import experiments, find_existing, run_all, write
 from engine.store import check_runs_dir

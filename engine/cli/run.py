@@ -8,7 +8,6 @@ import sys
 from typing import Any
 
 from engine import train as engine_train
-from engine.cli.exits import EXIT_ERROR, EXIT_OK, STATUS_EXIT
 from engine.cli.printer import make_printer
 from engine.config import ConfigError, load_config_file, parse_assignments
 from engine.detached import (
@@ -19,10 +18,12 @@ from engine.detached import (
     start_detached,
 )
 from engine.events import Emit, Event, RunFinished, RunStarted
+from engine.exits import EXIT_ERROR, EXIT_OK
 from engine.run_queue import Turn, mark_failed, occupy, set_slots, wait_for_turn, waiting
 from engine.stages import get_stage, resolve_config
 from engine.store import check_runs_dir, json_line, read_config, resolve_run
 from engine.store.reader import checkpoint_source, has_checkpoint
+from engine.store.status import EXIT_CODE
 from engine.text import one_line
 
 
@@ -81,7 +82,8 @@ def cmd_run(args: argparse.Namespace, resume: bool = False) -> int:
     check_runs_dir(runs_dir)
     if getattr(args, "detach", False) or getattr(args, "queue", False):
         saved = read_config(source) if resume else config
-        device = str(overrides.get("device", saved.get("device", "auto"))) if resume else str(config.get("device", "auto"))
+        device = (str(overrides.get("device", saved.get("device", "auto"))) if resume
+                  else str(config.get("device", "auto")))
         return _detach(args, str(saved["stage"]), device if args.queue else None)
     run_id = detached_run_id()
     queued = queued_turn()
@@ -117,7 +119,7 @@ def cmd_run(args: argparse.Namespace, resume: bool = False) -> int:
         print(json_line(out))
     if result.status == "failed" and result.message:
         print(f"nnlab: run failed: {one_line(result.message)}", file=sys.stderr)
-    return STATUS_EXIT.get(result.status, EXIT_ERROR)
+    return EXIT_CODE.get(result.status, EXIT_ERROR)
 
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import argparse
 
-from engine.cli.exits import EXIT_OK
 from engine.config import ConfigError
+from engine.exits import EXIT_OK
 from engine.store import read_record, resolve_run, update_record
 from engine.store.edits import clean_name, clean_tag
 

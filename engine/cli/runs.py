@@ -8,8 +8,9 @@ import gc
 import re
 import sys
 import textwrap
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from engine.config import ConfigError, applicable
 from engine.events import METRIC_COLUMNS
@@ -57,7 +58,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def _since(text: str) -> str:
     """--since -> the smallest run id prefix (yyyymmdd-HHMMSS, UTC) that passes."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     relative = re.fullmatch(r"(\d{1,6})([mhd])", text.strip())
     if relative:
         amount, unit = int(relative.group(1)), relative.group(2)
@@ -66,7 +67,7 @@ def _since(text: str) -> str:
     else:
         for form in ("%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"):
             try:
-                when = datetime.strptime(text.strip(), form).replace(tzinfo=timezone.utc)
+                when = datetime.strptime(text.strip(), form).replace(tzinfo=UTC)
                 break
             except ValueError:
                 continue
@@ -116,7 +117,8 @@ def _row(r: RunRecord) -> list[Any]:
     if r.is_damaged:
         return [r.id, "-", "-", "damaged", "-", "-", "-", r.reason or ""]
     best = r.best
-    epochs = "-" if r.status in ("queued", "starting") else f"{r.epochs_done}/{r.epochs if r.epochs is not None else '?'}"
+    total = r.epochs if r.epochs is not None else "?"
+    epochs = "-" if r.status in ("queued", "starting") else f"{r.epochs_done}/{total}"
     name = "" if r.name == r.id else r.name  # a run not renamed: its name repeats its id
     return [r.id, r.stage if r.stage is not None else "-", name, r.status, epochs,
             best.value if best else None, r.last.get("test_acc"), ",".join(r.tags)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import secrets
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from engine.config import ConfigError
@@ -21,7 +21,7 @@ DEFAULT_TRIALS = 20
 
 
 def sweep_id() -> str:
-    return f"sweep-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+    return f"sweep-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
 def check_workers(args: argparse.Namespace) -> list[str] | None:

@@ -14,7 +14,8 @@ Test images: the 28x28 centre crop when training crops, no random op, same norma
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F

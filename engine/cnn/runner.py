@@ -6,7 +6,9 @@ build_from_data, which benchmarks and tests can call with a Dataset of their own
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, ContextManager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -89,7 +91,7 @@ class CNNRunner:
         self.series = Series(list(weighted), nonlinearity, f"the first {probe_n} test images, eval mode")
 
     # ---- training ---------------------------------------------------------------------------
-    def _autocast(self) -> ContextManager[Any]:
+    def _autocast(self) -> AbstractContextManager[Any]:
         if self.cuda:
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()

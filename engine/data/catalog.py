@@ -37,9 +37,10 @@ import shutil
 import socket
 import struct
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterator
+from typing import Any
 
 from engine.data.cifar import CIFAR_FOLDER
 from engine.data.mnist import IDX_SETS, MNIST_FILES

@@ -65,7 +65,8 @@ def load_cifar10(data_dir: str, download: bool = True) -> Dataset:
         train, test = present(data_dir, train=True), present(data_dir, train=False)
     except Exception as exc:
         raise ConfigError(f"cannot read CIFAR-10 in {os.path.abspath(folder)}/ "
-                          f"({type(exc).__name__}: {str(exc)[:100]}); replace the files or use dataset=digits") from None
+                          f"({type(exc).__name__}: {str(exc)[:100]}); replace the files or use "
+                          "dataset=digits") from None
 
     def images(split: Any) -> torch.Tensor:  # N x 32 x 32 x 3 bytes, viewed as N x 3 x 32 x 32
         return torch.from_numpy(np.ascontiguousarray(split.data, dtype=np.uint8)).permute(0, 3, 1, 2)

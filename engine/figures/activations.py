@@ -16,7 +16,8 @@ a BN layer has the colour of the conv layer it follows.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.lines import Line2D

@@ -3,7 +3,8 @@ panel is the model's P(class 1) over the course grid [-2, 2)^2 with the 0.5 cont
 points, titled with that epoch's accuracies; the last panel is the loss and accuracy curves."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from matplotlib.ticker import MaxNLocator
 
@@ -90,7 +91,8 @@ def draw_axis(ax: Any, runs: Sequence[LoadedRun], columns: Sequence[str], *, x: 
                 ys = ema(ys, smooth)
             px, py = _points(xs, ys, log_y)
             if px:
-                ax.plot(px, py, color=colour(i), linestyle=style, marker=marker(i), markevery=(start, every), markersize=4,
+                ax.plot(px, py, color=colour(i), linestyle=style, marker=marker(i), markevery=(start, every),
+                        markersize=4,
                         linewidth=1.6, zorder=2)
                 drawn += 1
     ax.set_xlabel("wall time (s)" if x == "wall" else "epoch")

@@ -19,7 +19,8 @@ that is 0 everywhere (silent on this image) stays black, and each panel counts t
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

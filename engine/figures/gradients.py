@@ -19,7 +19,8 @@ between its layers reads at a glance, and the shared axis keeps the levels compa
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from matplotlib.lines import Line2D
 from matplotlib.ticker import LogFormatter, MaxNLocator

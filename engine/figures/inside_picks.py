@@ -4,7 +4,8 @@ those recorded, and the image chosen with `--image`."""
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from engine.config import ConfigError
 from engine.store import LoadedRun

@@ -4,7 +4,8 @@ grey), a line style per series (train solid, test dashed), and legend labels nam
 between the runs."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from engine.config import ConfigError
 from engine.stages import get_stage
@@ -51,8 +52,8 @@ def format_value(value: Any) -> str:
 
 def run_labels(configs: Sequence[dict[str, Any]], ids: Sequence[str], names: Sequence[str] | None = None) -> list[str]:
     """One legend label per run: the values of the keys that differ between the runs (the stage first; with
-    several stages, of the other keys only those this run sets away from its stage's preset), at most MAX_LABEL_KEYS of them; the run's name or short id when nothing differs or two labels
-    would be equal."""
+    several stages, of the other keys only those this run sets away from its stage's preset), at most
+    MAX_LABEL_KEYS of them; the run's name or short id when nothing differs or two labels would be equal."""
     keys = differing_keys(list(configs))
     keys = (["stage"] if "stage" in keys else []) + [k for k in keys if k != "stage"]
     labels = []

@@ -6,8 +6,9 @@ trials' parameters, per-epoch curve and value), which also works where the trial
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from matplotlib.ticker import MaxNLocator
 

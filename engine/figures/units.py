@@ -7,7 +7,8 @@ units (hidden=50), the MAX_UNITS that weigh most in the output layer (norm of th
 epoch drawn) are shown, and the title says so."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -17,7 +17,8 @@ caller reads them once per epoch), logits(x), lr, state_dict() and load_state_di
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Protocol
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 import torch
 from torch import nn

@@ -11,8 +11,9 @@ shuffling generator and torch's global RNG, so a resumed run is exact.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch

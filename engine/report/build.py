@@ -4,8 +4,9 @@ and under each run the command that reproduces it."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from engine import __version__
 from engine.command_line import reproduce_command

@@ -9,9 +9,9 @@ import os
 import re
 import secrets
 import shutil
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence, Union
 
 from engine.config import ConfigError
 from engine.figures.save import check_writable_dir
@@ -53,7 +53,7 @@ class Code:
     text: str
 
 
-Block = Union[Heading, Paragraph, Table, Figure, Code]
+Block = Heading | Paragraph | Table | Figure | Code
 
 
 # ---- Markdown -------------------------------------------------------------------------------------
@@ -210,7 +210,8 @@ class ReportFolder:
             if isinstance(b, Table) and b.csv_name:
                 self.write_text(b.csv_name, to_csv(b.headers, b.csv_rows if b.csv_rows is not None else b.rows))
         self.write_text(FORMATS[self.fmt], RENDER[self.fmt](title, blocks))
-        self.write_text(MARKER, "a report folder written by nnlab: `nnlab report` or `nnlab reproduce` may replace it\n")
+        self.write_text(MARKER, "a report folder written by nnlab: `nnlab report` or `nnlab reproduce` may "
+                                "replace it\n")
         old = None
         if self.target.exists():
             check_target(self.target)

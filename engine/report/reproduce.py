@@ -15,9 +15,10 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from engine import __version__
 from engine.command_line import reproduce_command
@@ -35,9 +36,9 @@ from engine.report.document import Block, Code, Figure, Heading, Paragraph, Repo
 from engine.report.tables import cell, results_table
 from engine.stages import resolve_config
 from engine.store import LoadedRun, compare, list_runs, load_run, read_artifacts, read_config, utc_now
+from engine.store.status import REUSABLE
 
 PARTS = ("2-ab", "2-cd")
-REUSABLE = ("finished", "diverged")  # a diverged run is a result (lr 0.5), not a failure to redo
 SCALE_ENV = "NNLAB_REPRODUCE_EPOCH_SCALE"
 QUICK_EPOCHS = {"circles": 150, "mnist": 10, "digits": 40, "cifar": 5}
 CIFAR_QUICK_LIMITS = {"limit_train": 10000, "limit_test": 2000}  # --quick on CIFAR-10, MNIST, Fashion-MNIST
@@ -104,8 +105,8 @@ def experiments(part: str, quick: bool, data_dir: str, dataset: str | None = Non
         circles = epochs(150, QUICK_EPOCHS["circles"])
         mnist = dataset or ("mnist" if (not quick or mnist_present(data_dir)) else "digits")
         mnist_epochs = epochs(50, QUICK_EPOCHS["digits"] if mnist == "digits" else QUICK_EPOCHS["mnist"])
-        mnist_title = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}.get(mnist, "the 8x8 digits"
-                                                                                   + ("" if dataset else " (MNIST absent)"))
+        digits_title = "the 8x8 digits" + ("" if dataset else " (MNIST absent)")
+        mnist_title = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}.get(mnist, digits_title)
         mnist_ref = {"mnist": "~92 % test (MNIST, 50 epochs)",
                      "fashion-mnist": "no reference in the lab for Fashion-MNIST"}.get(mnist, "no reference for digits")
         circ_ref = "93.5-95 % test after 150 epochs; the report: 96.5 % train / 93.5 % test"
@@ -136,7 +137,8 @@ def experiments(part: str, quick: bool, data_dir: str, dataset: str | None = Non
         if cifar != "cifar10":
             refs = [f"{r} on CIFAR-10" for r in refs]
             refs[0] += f"; {cifar}: {CNN_BASE_REFERENCE.get(cifar, 'no reference')}"
-        on = {"cifar10": "", "fashion-mnist": " on Fashion-MNIST", "mnist": " on MNIST"}.get(cifar, " on the 8x8 digits")
+        on = {"cifar10": "", "fashion-mnist": " on Fashion-MNIST", "mnist": " on MNIST"}.get(cifar,
+                                                                                              " on the 8x8 digits")
         exps = [Experiment("cnn", f"The CNN and each improvement (each stage keeps the ones before){on}", "figs. 10-16",
                            [(s, dict(common)) for s in stages], refs)]
     for exp in exps:

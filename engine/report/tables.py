@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from engine.store import LoadedRun, Summary, table_keys
 from engine.text import fmt_number

@@ -55,9 +55,11 @@ __all__ = [
     "INDEX_NAME", "MAX_JSON_BYTES", "NUMBER_FIELDS", "RESERVE_BYTES", "RESERVE_NAME", "RUN_ID_RE", "STATUSES",
     "SUMMARY_METRICS", "TEXT_FIELDS", "TRASH", "USER_FIELDS",
     "Best", "LoadedRun", "RunRecord", "RunWriter", "Summary",
-    "atomic_write_bytes", "atomic_write_json", "check_readable_runs_dir", "check_runs_dir", "clean_json", "compare", "curves_agree",
+    "atomic_write_bytes", "atomic_write_json", "check_readable_runs_dir", "check_runs_dir", "clean_json", "compare",
+    "curves_agree",
     "differing_keys", "effective_status", "json_line", "list_runs", "list_runs_json", "load_checkpoint", "load_run",
-    "move_to_trash", "new_run_id", "pid_alive", "process_age_s", "read_artifacts", "read_config", "read_initial", "read_json", "read_metrics",
+    "move_to_trash", "new_run_id", "pid_alive", "process_age_s", "read_artifacts", "read_config", "read_initial",
+    "read_json", "read_metrics",
     "read_record", "resolve_run", "restore_from_trash", "table_keys", "update_record", "utc_now",
     "versions",
 ]

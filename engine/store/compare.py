@@ -6,10 +6,12 @@ import json
 from typing import Any
 
 from engine.config import applicable
+from engine.events import LOSS_ACC
 from engine.store.reader import LoadedRun
 from engine.store.records import Summary
 
-FINAL_METRICS = ("train_loss", "train_acc", "test_loss", "test_acc")
+FINAL_METRICS = LOSS_ACC
+COMPARE_MAX = 8  # runs compared at once (Compare, a study's best trials)
 
 
 def differing_keys(configs: list[dict[str, Any]]) -> list[str]:

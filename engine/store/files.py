@@ -13,9 +13,10 @@ import math
 import os
 import secrets
 import stat
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 MAX_JSON_BYTES = 16 * 1024 * 1024
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 _START_FIELD = 19  # starttime, counted from the state field (field 3 of /proc/<pid>/stat)
 
@@ -72,7 +73,7 @@ def liveness(record: Mapping[str, Any]) -> dict[str, Any] | None:
 def effective_status(record: Mapping[str, Any]) -> str:
     """A run.json's status, except that running with its process gone (on this host) reads as crashed."""
     status = record.get("status")
-    if status == "running":
-        if record.get("host") == socket.gethostname() and not pid_alive(record.get("pid"), record.get("pid_start")):
-            return "crashed"
+    here = record.get("host") == socket.gethostname()
+    if status == "running" and here and not pid_alive(record.get("pid"), record.get("pid_start")):
+        return "crashed"
     return status if isinstance(status, str) else "damaged"

@@ -15,12 +15,13 @@ import pickle
 import re
 import stat
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from engine.config import ConfigError
-from engine.events import METRIC_COLUMNS
+from engine.events import LOSS_ACC, METRIC_COLUMNS
 from engine.store.files import read_json, read_regular
 from engine.store.index import Entry, RunIndex, StatKey, index_of, stat_key
 from engine.store.liveness import effective_status, liveness
@@ -101,7 +102,8 @@ def as_crashed(clean: dict[str, Any], run_dir: str) -> dict[str, Any]:
         then = _metrics_row(lines[done - 1]) if done > 0 else {"epoch": 0, "wall_time": 0.0}
         rows = [row for line in lines[done:] if (row := _metrics_row(line)) is not None]
         summary = Summary.from_clean(clean["summary"])
-        if then is None or then["epoch"] != done or [r["epoch"] for r in rows] != list(range(done + 1, done + 1 + len(rows))):
+        following = list(range(done + 1, done + 1 + len(rows)))
+        if then is None or then["epoch"] != done or [r["epoch"] for r in rows] != following:
             rows, summary = [], Summary.from_history(read_metrics(Path(run_dir)))  # not as written: all of them
         for row in rows:
             summary = summary.add(row)
@@ -343,7 +345,7 @@ def read_artifacts(run_dir: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
-INITIAL_METRICS = ("train_loss", "train_acc", "test_loss", "test_acc")
+INITIAL_METRICS = LOSS_ACC
 
 
 def read_initial(run_dir: Path) -> dict[str, float] | None:

@@ -11,17 +11,21 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Collection, Mapping, Sequence, TypeGuard
+from typing import Any, TypeGuard
+
+from engine.events import METRIC_COLUMNS
+from engine.store.status import WRITTEN
 
 RUN_ID_RE = re.compile(r"^\d{8}-\d{6}-[a-z0-9][a-z0-9-]{0,40}-[0-9a-f]{4}$")
-STATUSES = ("running", "finished", "diverged", "interrupted", "failed", "pruned")
+STATUSES = WRITTEN  # what run.json may say (engine.store.status)
 USER_FIELDS = ("name", "tags", "notes")  # edited by users while a run may be writing
 # the metrics of a summary's "best", and whether higher is better
 BEST_OF = (("test_acc", True), ("train_acc", True), ("test_loss", False), ("train_loss", False))
-SUMMARY_METRICS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "wall_time")
+SUMMARY_METRICS = METRIC_COLUMNS
 _SUMMARY_KEYS = frozenset(SUMMARY_METRICS)
 _SUMMARY_PARTS = ("epochs_done", "last", "best")  # the keys of a summary as to_json writes them, in order
 _BEST_PARTS = ("value", "epoch")

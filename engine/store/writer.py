@@ -16,7 +16,7 @@ import shutil
 import socket
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +32,11 @@ RESERVE_BYTES = 64 * 1024
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def new_run_id(stage: str, now: float | None = None) -> str:
-    stamp = datetime.fromtimestamp(now if now is not None else time.time(), timezone.utc)
+    stamp = datetime.fromtimestamp(now if now is not None else time.time(), UTC)
     return f"{stamp:%Y%m%d-%H%M%S}-{stage}-{secrets.token_hex(2)}"
 
 
@@ -59,7 +59,8 @@ def check_runs_dir(runs_dir: str | os.PathLike) -> Path:
         probe.unlink()
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        raise ConfigError(f"invalid value for --runs-dir: {str(path)!r} ({reason}; allowed: a writable folder)") from None
+        raise ConfigError(f"invalid value for --runs-dir: {str(path)!r} ({reason}; allowed: a writable "
+                          "folder)") from None
     return path
 
 

@@ -46,7 +46,8 @@ def _trial_json(trial: Any) -> dict[str, Any]:
     return {"number": trial.number, "state": STATE_NAMES.get(trial.state.name, trial.state.name.lower()),
             "params": params, "value": value, "epochs": len(curve),
             "host": attrs.get("host"), "run_id": attrs.get("run_id"), "curve": curve,
-            "status": attrs.get("status"), "final": attrs.get("final") if isinstance(attrs.get("final"), dict) else None,
+            "status": attrs.get("status"),
+            "final": attrs.get("final") if isinstance(attrs.get("final"), dict) else None,
             "planned_epochs": config.get("epochs")}
 
 

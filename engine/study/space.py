@@ -88,7 +88,8 @@ def parse_space(stage: str, items: list[str]) -> Space:
         raw[key] = value.strip()
     space = Space(stage)
     for key, value in raw.items():  # single values first: every other value is checked together with them
-        if not any(mark in value for mark in (",", "|")) and not (".." in value and spec_keys[key].kind in ("int", "float")):
+        a_range = ".." in value and spec_keys[key].kind in ("int", "float")
+        if not any(mark in value for mark in (",", "|")) and not a_range:
             space.fixed[key] = value
     resolve_config(stage, space.fixed)
     for key, value in raw.items():

@@ -115,7 +115,7 @@ def exists(storage: str | None, runs_dir: str) -> bool:
     return path is None or path.is_file()
 
 
-def open_storage(storage: str | None, runs_dir: str, *, create: bool = False) -> "optuna.storages.BaseStorage":
+def open_storage(storage: str | None, runs_dir: str, *, create: bool = False) -> optuna.storages.BaseStorage:
     """The Optuna storage for a URL; ConfigError (one line, password redacted) when it cannot be used.
     A journal file is made only with create=True."""
     key = (storage or "", str(Path(runs_dir).resolve()) if not storage else "")
@@ -148,7 +148,8 @@ def _journal(path: Path, create: bool) -> Any:
             raise ConfigError(f"cannot create the study storage {path}: {exc.strerror or exc}") from None
     try:
         # the open(O_EXCL) lock works on NFS too, where symlink locks may not
-        return JournalStorage(JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path), grace_period=LOCK_GRACE_S)))
+        lock = JournalFileOpenLock(str(path), grace_period=LOCK_GRACE_S)
+        return JournalStorage(JournalFileBackend(str(path), lock_obj=lock))
     except OSError as exc:
         raise ConfigError(f"cannot open the study storage {path}: {exc.strerror or exc}") from None
 
@@ -198,7 +199,7 @@ def _connect_args(url: str) -> dict[str, Any]:
     return {"connect_timeout": 10} if _scheme(url) == "postgresql" else {}
 
 
-def retry_trial(study: "optuna.Study", trial: "optuna.trial.FrozenTrial") -> None:
+def retry_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
     """Queue a failed trial (its worker died, or was stopped) to run again with the same parameters, at
     most MAX_RETRY times. Used by the heartbeat of database storages, the journal's stale-trial check, and
     Ctrl-C."""

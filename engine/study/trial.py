@@ -6,7 +6,8 @@ so that any machine with the storage sees it without the run folder.
 A trial reports about HEAD + REPORTS values while it runs (reported()): each of its first HEAD epochs, where
 a pruner makes most of its decisions, then every k-th epoch with k = ceil(epochs / REPORTS) (the same k for
 every trial of the study, from the study's epochs, so that a pruner compares trials at the same steps), and
-the last one. Each report is a journal append or a database transaction, and the pruner's question reads what the other workers wrote: on a run of short epochs (circles,
+the last one. Each report is a journal append or a database transaction, and the pruner's question reads
+what the other workers wrote: on a run of short epochs (circles,
 3 ms an epoch, 300 epochs) reporting every epoch cost 16 % of the trial, 50 evenly spaced reports 5 %, 25 of
 them 3 % (of which 1.7 % is the trial's fixed bookkeeping); with only those 25 the median pruner decided late
 and ran 63 % of the epochs of bench/sweep_scaling.py's lr sweep instead of 55 %, hence the dense head. The
@@ -21,7 +22,8 @@ import math
 import os
 import socket
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from optuna.exceptions import UpdateFinishedTrialError
 
@@ -68,7 +70,7 @@ class Heartbeat:
         self.done = threading.Event()
         self.thread: threading.Thread | None = None
 
-    def __enter__(self) -> "Heartbeat":
+    def __enter__(self) -> Heartbeat:
         interval = self.storage.get_heartbeat_interval() if hasattr(self.storage, "get_heartbeat_interval") else None
         if interval:
             self.storage.record_heartbeat(self.trial_id)

@@ -20,15 +20,16 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from engine.config import ConfigError
+from engine.exits import EXIT_INTERRUPTED, EXIT_OK
 from engine.store.liveness import pid_alive
 from engine.study.report import META_ATTR
 from engine.study.storage import clear_cache, describe, exists, open_storage, retry_trial
 from engine.study.trial import HOST, run_trial
 
-EXIT_OK, EXIT_INTERRUPTED = 0, 130
 POLL_S = 1.0
 CHILD_STOP_WAIT_S = 120.0  # after Ctrl-C, how long worker processes get to record how their runs ended
 

@@ -539,13 +539,13 @@ def test_download_hosts_and_layout_are_torchvision_s():
     assert catalog.DOWNLOAD_URLS["fashion-mnist"] == tuple(FashionMNIST.mirrors)
     assert catalog.FOLDERS["mnist"] == f"{MNIST.__name__}/raw"
     assert catalog.FOLDERS["fashion-mnist"] == f"{FashionMNIST.__name__}/raw"
-    assert catalog.MNIST_GZ == tuple(name for name, _ in FashionMNIST.resources)
+    assert tuple(name for name, _ in FashionMNIST.resources) == catalog.MNIST_GZ
     table = catalog.reference_md5s()
     assert {rel: md5 for rel, md5 in table.items() if rel.startswith("FashionMNIST/")} == {
         f"FashionMNIST/raw/{name}": md5 for name, md5 in FashionMNIST.resources}
     assert catalog.DOWNLOAD_URLS["cifar10"] == (CIFAR10.url,)
-    assert catalog.CIFAR_ARCHIVE == CIFAR10.filename and catalog.FOLDERS["cifar10"] == CIFAR10.base_folder
-    assert catalog.MNIST_GZ == tuple(name for name, _ in MNIST.resources)
+    assert CIFAR10.filename == catalog.CIFAR_ARCHIVE and catalog.FOLDERS["cifar10"] == CIFAR10.base_folder
+    assert tuple(name for name, _ in MNIST.resources) == catalog.MNIST_GZ
     assert set(catalog.CIFAR_FILES) == {n for n, _ in CIFAR10.train_list + CIFAR10.test_list} | {"batches.meta"}
 
 

@@ -64,7 +64,8 @@ def test_plot_kind_units_from_the_cli(tmp_path):
     assert svm.returncode == 0
     svm_id = sorted(p.name for p in runs.iterdir() if "svm" in p.name)[0]
     bad = run_cli("plot", svm_id, "--kind", "units", "-o", str(tmp_path / "x.png"), runs_dir=runs)
-    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "saves no hidden-unit maps" in bad.stderr
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+    assert "saves no hidden-unit maps" in bad.stderr
     assert not (tmp_path / "x.png").exists()
 
 

@@ -50,7 +50,7 @@ def write_set(data_dir: Path, name: str, n_train: int = 64, n_test: int = 32, pa
 
 
 def test_names_and_urls_match_torchvision():
-    assert FASHION_CLASSES == tuple(FashionMNIST.classes)
+    assert tuple(FashionMNIST.classes) == FASHION_CLASSES
     assert DOWNLOAD_URLS["fashion-mnist"] == tuple(FashionMNIST.mirrors)
     assert DOWNLOAD_URLS["mnist"] == tuple(MNIST.mirrors)
 

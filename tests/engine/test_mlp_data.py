@@ -31,8 +31,8 @@ def test_circles_statistics():
         assert np.bincount(y).tolist() == [100, 100]
         radius = np.hypot(x[:, 0], x[:, 1])
         ring, disc = radius[y == 0], radius[y == 1]
-        assert 0.50 <= ring.min() and ring.max() <= 1.73 and abs(ring.mean() - 1.02) < 0.06
-        assert 0.01 <= disc.min() and disc.max() <= 0.91 and abs(disc.mean() - 0.39) < 0.06
+        assert ring.min() >= 0.50 and ring.max() <= 1.73 and abs(ring.mean() - 1.02) < 0.06
+        assert disc.min() >= 0.01 and disc.max() <= 0.91 and abs(disc.mean() - 0.39) < 0.06
         assert 0.12 < ring.std() < 0.26 and 0.10 < disc.std() < 0.23
         assert ring.min() < disc.max()  # the classes overlap a little
     assert not np.allclose(data.x_train, data.x_test)
@@ -188,7 +188,7 @@ def test_mnist_files_load_without_download(tmp_path, no_download):
     data = load_mnist(str(tmp_path))
     assert no_download == []
     assert data.x_train.shape == (30, 784) and data.x_test.shape == (20, 784)
-    assert data.x_train.dtype == np.float32 and 0.0 <= data.x_train.min() and data.x_train.max() <= 1.0
+    assert data.x_train.dtype == np.float32 and data.x_train.min() >= 0.0 and data.x_train.max() <= 1.0
     assert np.allclose(data.x_train, arrays["train-images-idx3-ubyte"].reshape(30, 784) / 255.0)
     assert np.array_equal(data.y_test, arrays["t10k-labels-idx1-ubyte"])
     assert data.n_classes == 10 and data.test_images.shape == (20, 28, 28)
@@ -228,7 +228,7 @@ def test_mnist_batch_size_checked_against_files(tmp_path, no_download):
 def test_digits():
     data = load_digits_features()
     assert data.x_train.shape == (1347, 64) and data.x_test.shape == (450, 64)
-    assert 0.0 <= data.x_train.min() and data.x_train.max() == 1.0
+    assert data.x_train.min() >= 0.0 and data.x_train.max() == 1.0
     counts = np.bincount(data.y_test)
     assert len(counts) == 10 and counts.min() >= 43 and counts.max() <= 46  # stratified
     assert data.test_images.shape == (450, 8, 8) and data.test_images.dtype == np.uint8

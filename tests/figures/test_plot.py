@@ -63,7 +63,8 @@ def test_svg_and_pdf_are_real_files(store, tmp_path):
     _, ids = store
     for name, head in (("c.svg", b"<?xml"), ("c.pdf", b"%PDF-")):
         out = tmp_path / name
-        result = plot(store, ids["sweep_a"], ids["sweep_b"], "--x", "wall", "--smooth", "0.6", "--log-y", "-o", str(out))
+        result = plot(store, ids["sweep_a"], ids["sweep_b"], "--x", "wall", "--smooth", "0.6", "--log-y", "-o",
+                      str(out))
         assert result.returncode == 0, result.stderr
         data = out.read_bytes()
         assert data.startswith(head) and len(data) > 3000

@@ -109,13 +109,16 @@ def test_stop_from_another_process_interrupts_and_resume_continues(cli):
 
 
 def test_attach_follows_the_run_and_ctrl_c_only_detaches(cli, tmp_path):
+    """attach is started with SIGINT ignored, as sh starts its background jobs (`nnlab runs attach X &` in a
+    script): Ctrl-C still detaches it (engine.cli.main.listen_to_ctrl_c)."""
     runs = cli.runs_dir
     run_id = started_id(cli("run", "circles-nn", "epochs=100000", "--detach", "--json"))
     env = cli_env(runs, cli.data_dir)
     shown = tmp_path / "attach.txt"
     with open(shown, "w") as out:
         attach = subprocess.Popen([sys.executable, "-m", "engine", "runs", "attach", run_id], env=env, cwd=ROOT,
-                                  stdout=out, stderr=subprocess.STDOUT, text=True)
+                                  stdout=out, stderr=subprocess.STDOUT, text=True,
+                                  preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         wait_for(lambda: shown.read_text().count("/100000") >= 3, what="attach printing epochs")
         attach.send_signal(signal.SIGINT)

@@ -24,9 +24,11 @@ def run_status(cli, args):
     try:
         out = json.loads(result.stdout)
     except ValueError:
-        pytest.fail(f"no JSON on stdout (exit code {result.returncode}): {result.stdout[-500:]!r}\n{result.stderr[-2000:]}")
+        pytest.fail(f"no JSON on stdout (exit code {result.returncode}): {result.stdout[-500:]!r}\n"
+                    f"{result.stderr[-2000:]}")
     expected = {"finished": 0, "diverged": 3}.get(out.get("status"))
-    assert expected is not None, f"status {out.get('status')!r} (exit code {result.returncode}):\n{result.stderr[-2000:]}"
+    assert expected is not None, (f"status {out.get('status')!r} (exit code {result.returncode}):\n"
+                                  f"{result.stderr[-2000:]}")
     assert result.returncode == expected, (f"status {out['status']} but exit code {result.returncode} "
                                            f"(expected {expected}):\n{result.stderr[-2000:]}")
     return result, out

@@ -117,7 +117,8 @@ def _crashed_run(root, rows: int, recorded: int, garbage: bool = False):
         if garbage and row["epoch"] == 5:
             writer._metrics.write("not,a,row\n")  # a line every reader skips, among the rows run.json counted
     writer.update(summary=Summary.from_history(history[:recorded]).to_json(), duration_s=0.5 + 0.01 * recorded,
-                  pid_start="1")  # run.json's duration: 0.5 s before the first epoch, then its recorded epochs  # the pid is now another process's: crashed
+                  pid_start="1")  # run.json's duration: 0.5 s before the first epoch, then its recorded epochs;
+    # the pid is now another process's: crashed
     writer._metrics.close()
     return writer.run_dir, history
 

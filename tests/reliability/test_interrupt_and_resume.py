@@ -85,7 +85,8 @@ def test_kill9_then_resume_is_exact_circles(background, cli):
 
 
 @pytest.mark.parametrize("optim", [["optimizer=momentum", "lr=0.05", "scheduler=step"],
-                                   ["optimizer=adam", "lr=0.001", "scheduler=cosine"]], ids=["momentum-step", "adam-cosine"])
+                                   ["optimizer=adam", "lr=0.001", "scheduler=cosine"]],
+                         ids=["momentum-step", "adam-cosine"])
 def test_kill9_then_resume_is_exact_cnn_batchnorm(background, cli, optim):
     """cifar-batchnorm (crop-flip augmentation, dropout, BatchNorm statistics) with an optimizer that keeps
     per-parameter state (momentum buffers, Adam moments) and a scheduler whose lr depends on its saved epoch

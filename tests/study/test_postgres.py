@@ -70,7 +70,8 @@ def _worker(study: str, runs_dir: Path, url: str) -> subprocess.Popen:
 
 def test_two_machines_one_study_and_a_killed_worker(pg_url, tmp_path):
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
-    space = parse_space("circles-optim", ["lr=0.05,0.1,0.2", "epochs=700"])  # seconds a trial: long enough to be seen running and killed
+    # seconds a trial: long enough to be seen running and killed
+    space = parse_space("circles-optim", ["lr=0.05,0.1,0.2", "epochs=700"])
     meta = study_meta(space, metric="test_acc", sampler="grid", prune="none", trials=3, tag="pg")
     create("pg", meta, space, pg_url, str(a))
     wa, wb = _worker("pg", a, pg_url), _worker("pg", b, pg_url)

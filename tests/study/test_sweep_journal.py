@@ -122,8 +122,8 @@ def test_ctrl_c_on_sweep_interrupts_trials_in_runs_and_study(cli):
 
 
 def test_long_trials_report_every_kth_epoch_and_keep_their_whole_curve(cli):
-    # 120 epochs: each of the first 10, then k = ceil(120 / 25) = 5: 10 + 22 reports, at the same epochs in every trial (the pruner compares
-    # trials step by step); the study still keeps the whole per-epoch curve when a trial ends
+    # 120 epochs: each of the first 10, then k = ceil(120 / 25) = 5: 10 + 22 reports, at the same epochs in every
+    # trial (the pruner compares trials step by step); the study still keeps the whole per-epoch curve when a trial ends
     result = cli("sweep", "circles-optim", "lr=0.1,0.3", "epochs=120", "--study", "long", "--json")
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
@@ -148,7 +148,8 @@ def test_a_running_trial_shows_its_reported_epochs_in_place():
                         params={"lr": 0.1}, distributions={"lr": FloatDistribution(0.01, 1.0)}, user_attrs={},
                         system_attrs={}, intermediate_values={3: 0.5, 6: 0.75}, trial_id=0)
     shown = _trial_json(trial)
-    assert shown["curve"] == [None, None, 0.5, None, None, 0.75] and shown["epochs"] == 6 and shown["state"] == "running"
+    assert shown["curve"] == [None, None, 0.5, None, None, 0.75]
+    assert shown["epochs"] == 6 and shown["state"] == "running"
 
 
 def test_kill_9_of_the_sweep_stops_its_forked_worker_cleanly(cli):

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 async def wait_until(pilot: Any, predicate: Callable[[], Any], timeout: float = 90.0,

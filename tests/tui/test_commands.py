@@ -74,7 +74,8 @@ def text_key(key: str) -> bool:
 def test_every_key_in_help_fires_with_focus_anywhere_on_its_screen(runs_dir):
     """For each screen, each focusable widget: every binding help lists for the screen (and under
     'everywhere') fires its own action from there, by each of its keys, except in a text field a key that
-    types (or enter, which ends the field): help says to use the f-keys there or leave the field. ctrl+d in a Lab field failed this."""
+    types (or enter, which ends the field): help says to use the f-keys there or leave the field. ctrl+d in a
+    Lab field failed this."""
     from textual.widgets import Input
     from tui_canned import populate
 

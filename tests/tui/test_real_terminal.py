@@ -69,7 +69,8 @@ def test_switches_and_resizes_leave_no_stale_cells(tmp_path, term):
         for kind, value, shows in steps:
             if kind == "keys":
                 tmux("send-keys", "-t", session, value)
-                wait_for_screen(session, lambda screen, text=shows: text in screen, 60, f"after keys {value}: {shows!r}")
+                wait_for_screen(session, lambda screen, text=shows: text in screen, 60,
+                                f"after keys {value}: {shows!r}")
             else:
                 resize(session, *map(int, value.split("x")))
                 settle(session)
@@ -79,6 +80,7 @@ def test_switches_and_resizes_leave_no_stale_cells(tmp_path, term):
             settle(session)
             resize(session, 80, 24)
             repainted = settle(session)
-            assert shown == repainted, f"after {kind} {value}: stale cells\n{shown}\n---- a full repaint ----\n{repainted}"
+            assert shown == repainted, (f"after {kind} {value}: stale cells\n{shown}\n---- a full repaint ----\n"
+                                        f"{repainted}")
     finally:
         tmux("kill-session", "-t", session)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 TMUX = shutil.which("tmux")
 
@@ -39,7 +39,8 @@ class Tmux:
         self.send(f"env {unsets} {sets} {command}", "Enter")
 
     def run(self, *args: str) -> str:
-        return subprocess.run([TMUX or "tmux", "-S", self.socket, *args], capture_output=True, text=True, timeout=30).stdout
+        return subprocess.run([TMUX or "tmux", "-S", self.socket, *args], capture_output=True, text=True,
+                              timeout=30).stdout
 
     def send(self, *keys: str) -> None:
         self.run("send-keys", "-t", "t", *keys)

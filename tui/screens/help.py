@@ -12,7 +12,8 @@ from tui.widgets.key_scroll import KeyScroll
 ABOUT = ("esc, q or ? closes this help; up/down/pgup/pgdn scroll it.\n"
          "nnlab: the RDFIA neural-network practical in a terminal. Keyboard only; works over SSH from 80x24.\n"
          "ctrl+p opens the command palette: every action below is there too (type to search).\n"
-         "In a text field, letters, digits and ? type themselves: use the f-keys there, or leave it (tab, esc, enter).\n"
+         "In a text field, letters, digits and ? type themselves: use the f-keys there, or leave it "
+         "(tab, esc, enter).\n"
          "Headless: `nnlab run STAGE key=value`, `nnlab runs list`, `nnlab sweep` - their runs appear in History.")
 
 

@@ -10,8 +10,9 @@ holds the list, its order and filters, and the actions.
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -29,8 +30,10 @@ from engine.store import (
     restore_from_trash,
     update_record,
 )
+from engine.store.compare import COMPARE_MAX
 from engine.store.edits import clean_name, split_tags
 from engine.store.search import Query
+from engine.store.status import RESUMABLE
 from tui.figure_actions import history_figure, save_figure, show_reproduce_command
 from tui.keymap import HISTORY
 from tui.screens.home_focus import HomeFocusScreen
@@ -39,7 +42,6 @@ from tui.widgets.run_preview import RunPreview
 from tui.widgets.runs_table import CONFIGS, RunsTable
 
 POLL_S = 1.5
-RESUMABLE = ("interrupted", "crashed")
 QUEUED = ("queued", "starting")  # waiting in a device's queue (engine.run_queue): no folder yet
 CONFIGS_INLINE = 200  # a key=value search reads up to this many missing configs at once, more in a thread
 HEAD = 100  # runs shown at once when the screen opens, before the whole store is listed
@@ -211,7 +213,8 @@ class HistoryScreen(HomeFocusScreen):
         order = "newest first" if self.sort == "date" and self.descending else \
             f"by {self.sort} {'desc' if self.descending else 'asc'}"
         self.query_one("#history-filters", Static).update(
-            f"{n} of {len(self.runs) if self.complete else f'{len(self.runs)}+'} runs, {order}" + (f"; filters: {', '.join(active)}" if active else "")
+            f"{n} of {len(self.runs) if self.complete else f'{len(self.runs)}+'} runs, {order}"
+            + (f"; filters: {', '.join(active)}" if active else "")
             + (f"; marked {len(self.marked)}" if self.marked else "")
             + "   f F T: filter  o O: sort")
 
@@ -282,8 +285,8 @@ class HistoryScreen(HomeFocusScreen):
             return
         if rid in self.marked:
             self.marked.remove(rid)
-        elif len(self.marked) >= 8:
-            self.notify("compare takes at most 8 runs", severity="warning")
+        elif len(self.marked) >= COMPARE_MAX:
+            self.notify(f"compare takes at most {COMPARE_MAX} runs", severity="warning")
             return
         else:
             self.marked.append(rid)
@@ -297,7 +300,7 @@ class HistoryScreen(HomeFocusScreen):
         healthy = {r.id for r in self.runs if not r.is_damaged}
         ids = [i for i in self.marked if i in healthy]
         if len(ids) < 2:
-            self.notify("mark 2 to 8 runs with space, then c", severity="warning")
+            self.notify(f"mark 2 to {COMPARE_MAX} runs with space, then c", severity="warning")
             return
         self.app.compare(ids)  # type: ignore[attr-defined]
 

@@ -8,9 +8,10 @@ storage's password is never shown (tui.widgets.study_format.safe_storage).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -18,6 +19,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Static
 
 from engine.config import ConfigError
+from engine.store.compare import COMPARE_MAX
 from tui.keymap import STUDIES
 from tui.screens.home_focus import HomeFocusScreen
 from tui.widgets.key_scroll import KeyScroll
@@ -195,7 +197,8 @@ class StudiesScreen(HomeFocusScreen):
             best_text = "no complete trial yet"
             if isinstance(best, dict):
                 params = " ".join(f"{k}={param_text(v)}" for k, v in (best.get("params") or {}).items())
-                best_text = f"best #{best.get('number')} {metric_text(str(r.get('metric')), best.get('value'))} {params}"
+                value = metric_text(str(r.get("metric")), best.get("value"))
+                best_text = f"best #{best.get('number')} {value} {params}"
             text = (f"{self.study}{index} {r.get('stage')} {arrow} {r.get('metric')} | {counts or 'no trial yet'}\n"
                     f"{where} | {best_text}")
         elif self.polls == 0:
@@ -303,4 +306,4 @@ class StudiesScreen(HomeFocusScreen):
         if not done:
             self.notify("no trial of this study has its run in this runs dir", timeout=3)
             return
-        self.app.compare([str(t["run_id"]) for t in done[:8]])  # type: ignore[attr-defined]
+        self.app.compare([str(t["run_id"]) for t in done[:COMPARE_MAX]])  # type: ignore[attr-defined]

@@ -20,6 +20,7 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Header, Static
 
 from engine.model_summary import summarize_stage
+from engine.store.status import RESUMABLE
 from tui.figure_actions import save_figure, show_reproduce_command, train_figure
 from tui.format import duration, pct
 from tui.keymap import TRAIN
@@ -213,7 +214,8 @@ class TrainScreen(Screen):
         epoch = (state.epoch or 0) if state.active else len(state.history)  # after a stop: the epochs done
         elapsed = duration(state.elapsed(now))
         # (long form, short form): the short forms when the line would not fit (80 columns)
-        parts = [(f"{bar(frac, 10)} {100 * frac:3.0f}%",) * 2, (f"epoch {epoch}/{state.epochs}", f"ep {epoch}/{state.epochs}")]
+        parts = [(f"{bar(frac, 10)} {100 * frac:3.0f}%",) * 2,
+                 (f"epoch {epoch}/{state.epochs}", f"ep {epoch}/{state.epochs}")]
         if state.active and state.batches:
             parts.append((f"batch {state.batch}/{state.batches}", f"b {state.batch}/{state.batches}"))
         parts.append((f"elapsed {elapsed}", elapsed))
@@ -331,7 +333,7 @@ class TrainScreen(Screen):
 
     def action_resume(self) -> None:
         state = self.state
-        if state.status in ("interrupted", "crashed") and state.run_dir and not state.active:
+        if state.status in RESUMABLE and state.run_dir and not state.active:
             self.app.resume_run(state.run_dir)  # type: ignore[attr-defined]
         else:
             self.notify("only an interrupted or crashed run can be resumed", severity="warning")

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import math
 import textwrap
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from rich.style import Style
 

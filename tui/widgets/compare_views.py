@@ -4,8 +4,9 @@ stage against the one before it), one `nnlab sweep` (a curve per swept value), a
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult

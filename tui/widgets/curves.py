@@ -12,8 +12,8 @@ numbers (whole epochs on an epoch axis) and no tick label runs past the plot's e
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from rich.color import Color, ColorSystem, ColorType
 from rich.style import Style

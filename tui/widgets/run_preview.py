@@ -10,6 +10,7 @@ from textual.widgets import Static
 from engine.command_line import reproduce_command
 from engine.config import ConfigError
 from engine.store import RunRecord, read_metrics
+from engine.store.status import RESUMABLE
 from tui.format import date, duration, pct, short_name
 from tui.widgets.curves import CurvePlot, Series
 from tui.widgets.runs_table import CONFIGS, exploded
@@ -47,7 +48,7 @@ def detail_lines(record: RunRecord, config: dict[str, Any] | None = None) -> lis
                      + (f": lr {lr:g} too large" if lr is not None else ""))
     if record.message:
         lines.append(record.message)
-    if record.status in ("interrupted", "crashed"):
+    if record.status in RESUMABLE:
         lines.append("R: resume it   enter: open it in Train")
     elif record.status == "running":
         lines.append("enter: follow it live in Train")

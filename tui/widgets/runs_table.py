@@ -6,7 +6,8 @@ more to draw than 40. The header line stays put; a row cursor moves with the key
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from rich.segment import Segment
 from rich.style import Style

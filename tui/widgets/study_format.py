@@ -6,8 +6,9 @@ A report is the dict of `nnlab studies show --json` (engine.study.report.study_r
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from engine.study.storage import redact, redact_text
 from engine.text import fmt_number, one_line

@@ -6,7 +6,8 @@ They draw a study report (the dict of `nnlab studies show --json`); the screen f
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -173,7 +174,8 @@ class StudyPlot(Vertical):
         """Every trial's per-epoch metric, grouped and coloured by `key`; the best trial's curve on top."""
         metric = str(report.get("metric") or "value")
         trials = [t for t in report.get("trials") or [] if any(is_number(v) for v in t.get("curve") or [])]
-        plt = self._start(f"{metric} per epoch, {len(trials)} trial{'' if len(trials) == 1 else 's'}" + (f", by {key}" if key else ""), "")
+        title = f"{metric} per epoch, {len(trials)} trial{'' if len(trials) == 1 else 's'}"
+        plt = self._start(title + (f", by {key}" if key else ""), "")
         by_number = {int(t["number"]): t for t in trials}
         groups = groups_by(trials, key, xlog) if key else []
         legend = [legend_entry(g.marker, g.colour, g.label) for g in groups]

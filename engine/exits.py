@@ -2,5 +2,4 @@
 (Ctrl-C or SIGTERM); 1 anything else."""
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-STATUS_EXIT = {"finished": EXIT_OK, "diverged": EXIT_DIVERGED, "interrupted": EXIT_INTERRUPTED, "failed": EXIT_ERROR,
-               "pruned": EXIT_OK}  # stopped early by a study's pruner: a result, not an error
+# the code of each run status: engine.store.status.EXIT_CODE
