@@ -63,6 +63,17 @@ def without_detach(argv: list[str]) -> list[str]:
     return out
 
 
+def hear_sigint() -> None:
+    """A process started with SIGINT ignored (a script's background job) passes that on to its children, and a
+    child ignores a stop sent before it sets its own handler. Where this process ignores SIGINT, it hears it
+    again (KeyboardInterrupt), so the runs it starts begin with SIGINT at its default (main thread only)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def start_detached(argv: list[str], runs_dir: str, data_dir: str, stage: str, queue_on: str | None = None) -> str:
     """Start `nnlab <argv>` (argv without --detach and --queue) in a session of its own; returns the new run's
     id. With `queue_on` (a device), the run is queued there first (engine.run_queue): it trains when its turn
@@ -77,6 +88,7 @@ def start_detached(argv: list[str], runs_dir: str, data_dir: str, stage: str, qu
 
         ticket = enqueue(runs_dir, queue_on, run_id, stage, None)
         env[QUEUE_TICKET_ENV] = f"{queue_on}\n{ticket}"
+    hear_sigint()
     with open(log, "ab") as out:
         child = subprocess.Popen([sys.executable, "-m", "engine", *without_detach(argv)], stdin=subprocess.DEVNULL,
                                  stdout=out, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,

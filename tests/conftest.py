@@ -1,9 +1,15 @@
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    # started as a script's background job: the processes the tests start (and the TUI they drive in this
+    # process starts) hear SIGINT as under a terminal, as `nnlab` itself arranges (engine.detached.hear_sigint)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE_CIRCLES = ROOT.parent / "shared" / "data" / "circles.mat"

@@ -16,6 +16,7 @@ from typing import NoReturn
 
 from engine.allocator import keep_freed_memory
 from engine.config import ConfigError, parse_assignments
+from engine.detached import hear_sigint
 from engine.exits import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from engine.model_summary import render_summary, summarize_stage
 from engine.stages import resolve_config, stage_listing
@@ -296,19 +297,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
-def listen_to_ctrl_c() -> None:
-    """Ctrl-C (SIGINT) raises KeyboardInterrupt, even where this process was started with it ignored (`cmd &`
-    in a script: sh ignores SIGINT in its background jobs, and a child keeps what it inherits). A detached run
-    or an attach is stopped by SIGINT on purpose (`nnlab runs stop`, the TUI's s, Ctrl-C in attach): were it
-    ignored, a stop sent before the run's own handler is set would be lost."""
-    import signal
-
-    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    listen_to_ctrl_c()
+    hear_sigint()  # Ctrl-C reaches every command, and every run it starts (engine.detached.hear_sigint)
     keep_freed_memory()  # before torch or the TUI allocate anything: the same allocator for every command
     argv = list(sys.argv[1:] if argv is None else argv)
     try:

@@ -110,7 +110,7 @@ def test_stop_from_another_process_interrupts_and_resume_continues(cli):
 
 def test_attach_follows_the_run_and_ctrl_c_only_detaches(cli, tmp_path):
     """attach is started with SIGINT ignored, as sh starts its background jobs (`nnlab runs attach X &` in a
-    script): Ctrl-C still detaches it (engine.cli.main.listen_to_ctrl_c)."""
+    script): Ctrl-C still detaches it (engine.detached.hear_sigint)."""
     runs = cli.runs_dir
     run_id = started_id(cli("run", "circles-nn", "epochs=100000", "--detach", "--json"))
     env = cli_env(runs, cli.data_dir)
@@ -146,3 +146,31 @@ def test_kill_9_of_a_detached_run_reads_crashed_and_resumes(cli):
     resumed = cli("resume", run_id, f"epochs={done + 3}", "--json")
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(resumed.stdout.strip().splitlines()[-1])["status"] == "finished"
+
+
+def test_a_stop_sent_while_a_run_starts_is_kept_where_sigint_was_ignored(tmp_path, monkeypatch):
+    """This process ignores SIGINT (as sh starts a script's background jobs) when it starts a detached run, and
+    stops it at once, while the child is still starting Python: the run must end (before its folder exists, or
+    interrupted), not train on. Without engine.detached.hear_sigint the child inherited the ignored SIGINT and
+    the stop was lost."""
+    from engine.detached import interrupt, start_detached, starting_pid
+    from engine.store import pid_alive
+
+    runs, data = tmp_path / "runs", tmp_path / "data"
+    runs.mkdir()
+    monkeypatch.chdir(ROOT)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        run_id = start_detached(["run", "circles-nn", "epochs=100000"], str(runs), str(data), "circles-nn")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    pid = starting_pid(runs, run_id)
+    assert pid is not None
+    try:
+        interrupt(pid)
+        wait_for(lambda: not pid_alive(pid), 90, "the run's process to end")
+    finally:
+        if pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    record = run_json(runs, run_id)
+    assert record is None or record["status"] == "interrupted", record
