@@ -10,14 +10,11 @@ from functools import lru_cache
 from typing import Any
 
 from rich.color import Color
-from rich.segment import Segment
 from rich.style import Style
-from textual.geometry import Size
-from textual.strip import Strip
-from textual.widget import Widget
+
+from tui.widgets.lines_view import Cell, Line, LinesView
 
 RGB = tuple[int, int, int]
-Cell = tuple[str, Style | None]  # text, its own style (None: the widget's)
 
 RIGHT = Style(color="green")
 WRONG = Style(color="red", bold=True)
@@ -94,58 +91,22 @@ def samples_lines(payload: dict[str, Any], width: int = 80, max_image: int = 14)
     return out
 
 
-class SamplesView(Widget):
+class SamplesView(LinesView):
+    """The sample predictions; the lines are built once per payload, width and colour depth (LinesView), since
+    the screen asks for them again whenever anything near the view is updated, and a line of per-pixel styles
+    costs far more to build than to look up."""
+
     DEFAULT_CSS = "SamplesView { width: 1fr; height: auto; }"
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self._payload: dict[str, Any] | None = None
-        self._lines: list[list[Cell]] = []
-        self._built_for: tuple[int, int] | None = None  # (id of the payload, width)
-        self._strips: dict[tuple[int, int, Style], Strip] = {}  # (y, width, base style): the line drawn
 
     def show(self, payload: dict[str, Any] | None) -> None:
-        before = len(self._lines)
         self._payload = payload
-        self._built_for = None
-        if self.size.width:
-            self._build(self.size.width)
-        # a layout (the whole screen re-arranged) only when the height changes: each epoch brings new
-        # images of the same size
-        self.refresh(layout=not self.size.width or len(self._lines) != before)
+        self.changed()  # a layout only when the height changes: each epoch brings new images of the same size
 
-    def _build(self, width: int) -> list[list[Cell]]:
-        key = (id(self._payload), width)
-        if key != self._built_for:
-            self._built_for = key
-            self._strips = {}
-            if self._payload:
-                self._lines = samples_lines(self._payload, max(20, width))
-            else:
-                self._lines = [[("sample predictions: waiting for the first epoch", None)]]
-        return self._lines
-
-    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        return len(self._build(width))
-
-    def render_line(self, y: int) -> Strip:
-        """One line, kept until the payload, the width or the style changes: the screen asks for the lines
-        again whenever anything near the view is updated (the progress and resource lines, twice a
-        second), and a line of per-pixel styles costs far more to build than to look up."""
-        width = self.size.width
-        base = self.rich_style  # every segment styled: textual's NO_COLOR filter needs a style
-        lines = self._build(width)
-        key = (y, width, base)
-        strip = self._strips.get(key)
-        if strip is None:
-            if y >= len(lines):
-                strip = Strip.blank(width, base)
-            else:
-                segments = [Segment(text, base if style is None else base + style) for text, style in lines[y]]
-                strip = Strip(segments).crop_extend(0, width, base)
-            self._strips[key] = strip
-        return strip
-
-    def text(self) -> str:
-        """What the view shows, as plain text (for tests and logs)."""
-        return "\n".join("".join(t for t, _ in line) for line in self._build(self.size.width or 80))
+    def build(self, width: int, depth: str) -> list[Line]:
+        if self._payload:
+            return samples_lines(self._payload, width)
+        return [[("sample predictions: waiting for the first epoch", None)]]
